@@ -1,0 +1,1 @@
+"""The ``nni-rank`` command line."""

@@ -1,0 +1,22 @@
+"""Shared fixtures: the real benchmark data lives in ``../shared/data`` (or ``$NNI_RANK_SHARED_DATA``)."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get('NNI_RANK_SHARED_DATA', REPO.parent / 'shared' / 'data'))
+
+
+@pytest.fixture(scope='session')
+def shared_data() -> Path:
+    """Folder with the real NB201/NB101 tables and CIFAR-10 sample; fails clearly when absent."""
+    if not (SHARED_DATA / 'nb201_test_accuracy_200ep.csv').is_file():
+        pytest.fail(f'shared benchmark data not found in {SHARED_DATA}; '
+                    'set NNI_RANK_SHARED_DATA to the folder holding nb201_test_accuracy_200ep.csv')
+    return SHARED_DATA
+
+
+@pytest.fixture(scope='session')
+def nb201_csv(shared_data) -> Path:
+    return shared_data / 'nb201_test_accuracy_200ep.csv'
