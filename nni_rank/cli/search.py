@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from ..experiment import run_benchmark_search
@@ -22,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument('--metric', help='benchmark metric reported as default (test accuracy when present)')
     p.add_argument('--budget', type=int, help='number of queries (default 100 on a benchmark, 6 when training)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('-o', '--option', action='append', default=[], metavar='KEY=VALUE',
+                   help='strategy option, repeatable (e.g. -o proxy=synflow -o pool_size=1000); '
+                        'values are parsed as JSON when they can be, else kept as strings')
     p.add_argument('--json', help=f'write best architecture and query history here (training default: {DEFAULT_OUT})')
     g = p.add_argument_group('real training (no --benchmark)')
     g.add_argument('--data', default='digits', help="'digits' (embedded) or a local CIFAR folder / .bin file")
@@ -32,8 +36,25 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def parse_options(pairs: list[str]) -> dict:
+    """``['pool_size=100', 'proxy=synflow']`` -> ``{'pool_size': 100, 'proxy': 'synflow'}``."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep or not key.strip():
+            raise ValueError(f'strategy options are KEY=VALUE, got {pair!r}')
+        try:
+            options[key.strip().replace('-', '_')] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace('-', '_')] = value
+    return options
+
+
 def run(args) -> int:
-    strategy = make_strategy(args.strategy, seed=args.seed)
+    try:
+        strategy = make_strategy(args.strategy, seed=args.seed, **parse_options(args.option))
+    except TypeError as err:  # an option the strategy does not take
+        raise ValueError(f'strategy {args.strategy!r}: {err}') from None
     if args.benchmark:
         from ..evaluators import BenchmarkEvaluator
         evaluator = BenchmarkEvaluator(args.benchmark, dataset=args.dataset, metric=args.metric, space=args.space)

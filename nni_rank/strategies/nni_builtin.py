@@ -58,16 +58,17 @@ def policy_based_rl(seed: int | None = None, **kwargs):
     return PolicyBasedRL(**kwargs)
 
 
-def random_search(seed: int | None = None, **kwargs) -> Random:
+def random_search(seed: int | None = None, dedup: bool = True) -> Random:
     """NNI's ``Random`` (deduplicated)."""
-    return Random(seed=seed, dedup=True, **kwargs)
+    return Random(seed=seed, dedup=dedup)
 
 
 def regularized_evolution(seed: int | None = None, population_size: int = 20, sample_size: int = 5,
-                          mutation_prob: float = 1 / 6, **kwargs) -> RegularizedEvolution:
+                          mutation_prob: float = 1 / 6, crossover: bool = False,
+                          dedup: bool = True) -> RegularizedEvolution:
     """NNI's ``RegularizedEvolution`` sized for cell spaces (one edit per child on average on NB201)."""
     return RegularizedEvolution(population_size=population_size, sample_size=sample_size,
-                                mutation_prob=mutation_prob, seed=seed, dedup=True, **kwargs)
+                                mutation_prob=mutation_prob, crossover=crossover, seed=seed, dedup=dedup)
 
 
 def tpe(seed: int | None = None, **kwargs) -> SeededTPE:

@@ -1,0 +1,144 @@
+"""``nni-rank proxies``: score sampled architectures with zero-cost proxies; rank correlation with a benchmark."""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .common import write_json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser('proxies', help='score sampled architectures with zero-cost proxies',
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--space', default='nb201', choices=['nb201'])
+    p.add_argument('--proxies', default='synflow,naswot,jacob_cov,snip,params,flops',
+                   help="comma-separated proxy names, or 'all'")
+    p.add_argument('--sample', type=int, default=100, help='number of architectures, drawn uniformly without replacement')
+    p.add_argument('--seed', type=int, default=0, help='seed of the sample, the minibatch and the initialisation')
+    p.add_argument('--benchmark', help='benchmark table: prints Spearman/Kendall of each proxy against its accuracy')
+    p.add_argument('--dataset', default='cifar10', help='benchmark dataset')
+    p.add_argument('--data-dir', help='local CIFAR folder / .bin for data-dependent proxies (default: embedded digits)')
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--cache-dir', help='reuse and extend an on-disk score cache')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--out', help='CSV: arch_str and one column per proxy')
+    p.add_argument('--json', help='JSON summary (n, per-proxy spearman/kendall/nan_count, seconds)')
+    p.add_argument('--plot', help='PNG: proxy score against benchmark accuracy')
+    p.set_defaults(func=run)
+
+
+def sample_archs(n: int, seed: int) -> list[str]:
+    """``n`` distinct NB201 architecture strings drawn uniformly with ``seed``."""
+    from ..spaces import OPS, NB201Arch
+    total = len(OPS) ** 6
+    if not 1 <= n <= total:
+        raise ValueError(f'--sample must be in 1..{total}, got {n}')
+    picks = np.random.default_rng(seed).choice(total, size=n, replace=False)
+    return [NB201Arch.from_indices(np.unravel_index(int(i), (len(OPS),) * 6)).to_str() for i in picks]
+
+
+def correlations(values: np.ndarray, accuracy: np.ndarray, higher_is_better: bool = True) -> dict:
+    """Spearman's rho and Kendall's tau with undefined (NaN) scores ranked last, and their count."""
+    from scipy.stats import kendalltau, spearmanr
+
+    from ..proxies import rank_with_nan_last
+    ranks = -rank_with_nan_last(values, higher_is_better)  # higher = predicted better
+    ok = np.isfinite(accuracy)
+    rho = spearmanr(ranks[ok], accuracy[ok])[0]
+    tau = kendalltau(ranks[ok], accuracy[ok])[0]
+    return {'spearman': float(rho), 'kendall': float(tau), 'nan_count': int((~np.isfinite(values)).sum())}
+
+
+def run(args) -> int:
+    from ..proxies import PROXIES, ProxyStore, available_proxies, resolve_names
+    names = available_proxies() if args.proxies.strip().lower() == 'all' else resolve_names(args.proxies.split(','))
+    table = None
+    if args.benchmark:
+        from ..benchmarks import open_benchmark
+        table = open_benchmark(args.benchmark, space=args.space)
+        table.accuracy_metric(args.dataset)  # a bad dataset fails before any scoring
+    archs = sample_archs(args.sample, args.seed)
+    store = ProxyStore(names, data=args.data_dir or 'digits', batch_size=args.batch_size, seed=args.seed,
+                       cache_dir=args.cache_dir, device=args.device)
+    if store.needs_data:
+        store.batch  # noqa: B018  (loads the minibatch, so the description below is known)
+        print(f'data-dependent proxies use {store.description}' +
+              ('' if args.data_dir else ' (embedded default; give --data-dir for CIFAR images)'))
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        values = store.scores(archs, progress=True)
+    seconds = time.perf_counter() - start
+    nans = {n: int((~np.isfinite(values[:, i])).sum()) for i, n in enumerate(names)}
+    if any(nans.values()):
+        detail = ', '.join(f'{n}: {c}' for n, c in nans.items() if c)
+        print(f'warning: undefined (NaN) scores, ranked last: {detail} '
+              f'(e.g. cells with no path from input to output)')
+    del caught
+    print(f'scored {len(archs)} architectures with {len(names)} proxies in {seconds:.1f} s '
+          f'({len(archs) / seconds:.2f} archs/s)')
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, 'w', newline='') as f:
+            w = csv.writer(f)
+            w.writerow(['arch_str', *names])
+            for arch, row in zip(archs, values):
+                w.writerow([arch, *('nan' if not math.isfinite(v) else repr(float(v)) for v in row)])
+        print(f'scores written to {args.out}')
+    summary = {'n': len(archs), 'proxies': {n: {'nan_count': nans[n]} for n in names}, 'seconds': round(seconds, 3),
+               'data': store.description if store.needs_data else None, 'seed': args.seed}
+    if table is not None:
+        accuracy = np.array([_accuracy(table, a, args.dataset) for a in archs])
+        print(f'{"proxy":16s} {"spearman":>9s} {"kendall":>8s} {"nan":>5s}   vs {args.dataset} accuracy '
+              f'({int(np.isfinite(accuracy).sum())} archs in the table)')
+        for i, n in enumerate(names):
+            c = correlations(values[:, i], accuracy, PROXIES[n].higher_is_better)
+            summary['proxies'][n] = c
+            print(f'{n:16s} {c["spearman"]:9.3f} {c["kendall"]:8.3f} {c["nan_count"]:5d}')
+        summary['dataset'] = args.dataset
+        if args.plot:
+            _plot(args.plot, names, values, accuracy, summary, args.dataset)
+    elif args.plot:
+        raise ValueError('--plot needs --benchmark (score against accuracy)')
+    if args.json:
+        print(f'summary written to {write_json(args.json, summary)}')
+    return 0
+
+
+def _accuracy(table, arch: str, dataset: str) -> float:
+    try:
+        return float(table.accuracy(arch, dataset))
+    except LookupError:
+        return float('nan')
+
+
+def _plot(path: str, names, values, accuracy, summary, dataset) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, (i, n) in zip(axes.flat, enumerate(names)):
+        v = values[:, i]
+        ok = np.isfinite(v) & np.isfinite(accuracy)
+        ax.scatter(v[ok], accuracy[ok], s=6, alpha=0.5)
+        if ok.any() and v[ok].min() > 0 and v[ok].max() / max(v[ok].min(), 1e-300) > 1e3:
+            ax.set_xscale('log')
+        c = summary['proxies'][n]
+        ax.set_title(f'{n}: rho {c["spearman"]:.3f}, tau {c["kendall"]:.3f}', fontsize=9)
+        ax.set_xlabel('score')
+        ax.set_ylabel(f'{dataset} accuracy')
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis('off')
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f'plot written to {path}')

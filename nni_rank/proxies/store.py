@@ -1,0 +1,154 @@
+"""Proxy scores of NAS-Bench-201 cells by architecture string, computed once and cached on disk.
+
+>>> store = ProxyStore(['synflow', 'naswot'], data='../shared/data/cifar10_train_10k.bin')
+>>> store.scores(['|nor_conv_3x3~0|+|...|'])        # (n, 2) float array, NaN where undefined
+
+Every architecture is built with init seed ``seed`` and scored on the same seeded minibatch (random
+crop + flip, as the zero-cost reference does), so a score depends only on the architecture and the
+store's settings. The cache (``cache_dir``, one CSV per setting) is keyed by all of them; it is
+appended to as new architectures are scored, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .common import ProxyWarning
+from .compute import score_nb201
+from .registry import PROXIES, resolve_names
+
+__all__ = ['ProxyStore', 'proxy_batch']
+
+#: Input of NAS-Bench-201 networks (CIFAR-sized RGB images), for data-independent proxies.
+NB201_INPUT_SHAPE = (3, 32, 32)
+
+
+def proxy_batch(data: str | os.PathLike | None = 'digits', batch_size: int = 64, seed: int = 0,
+                augment: bool = True) -> tuple[tuple[torch.Tensor, torch.Tensor], str, int]:
+    """``((x, y), description, num_classes)``: the seeded training minibatch proxies are scored on.
+
+    ``data`` is ``'digits'`` (embedded, 3x32x32) or a local CIFAR folder / ``.bin`` file.
+    """
+    from nni_rank.data import data_source, single_minibatch
+    dataset, description = data_source(data, split='train', seed=0)
+    batch = single_minibatch(dataset, batch_size=batch_size, seed=seed, augment=augment)
+    return batch, description, int(getattr(dataset, 'num_classes', 10))
+
+
+class ProxyStore:
+    """Zero-cost proxy scores of NB201 architectures, cached per architecture string.
+
+    Parameters
+    ----------
+    names
+        Proxies to compute (see :func:`~nni_rank.proxies.available_proxies`).
+    data
+        ``'digits'`` or a local CIFAR path; only read when a data-dependent proxy is asked for.
+    batch_size, seed
+        Minibatch size and the seed of both the minibatch and every network's initialisation.
+    cache_dir
+        Folder for the CSV cache (``None``: in memory only).
+    device
+        Where the networks are scored.
+    """
+
+    def __init__(self, names: str | Iterable[str], data: str | os.PathLike | None = 'digits',
+                 batch_size: int = 64, seed: int = 0, cache_dir: str | os.PathLike | None = None,
+                 device: str = 'cpu'):
+        self.names = resolve_names(names)
+        self.data, self.batch_size, self.seed, self.device = data, int(batch_size), int(seed), device
+        self.needs_data = any(PROXIES[n].data_dependent for n in self.names)
+        self._batch = None
+        self._num_classes = 10
+        self.description = 'no data (data-independent proxies only)'
+        self._values: dict[str, dict[str, float]] = {}
+        self.nan_reasons: dict[str, dict[str, str]] = {}
+        self.cache_file = None
+        if cache_dir is not None:
+            self.cache_file = Path(cache_dir) / f'nb201-proxies-{self._key()}.csv'
+            self._load_cache()
+
+    def _key(self) -> str:
+        data = str(self.data) if self.needs_data else 'none'
+        setting = f'{data}|{self.batch_size}|{self.seed}'
+        return hashlib.sha1(setting.encode()).hexdigest()[:12]
+
+    def _load_cache(self) -> None:
+        if self.cache_file is None or not self.cache_file.exists():
+            return
+        with open(self.cache_file, newline='') as f:
+            for row in csv.DictReader(f):
+                arch = row.pop('arch_str')
+                self._values.setdefault(arch, {}).update(
+                    {k: float(v) for k, v in row.items() if k in PROXIES and v != ''})
+
+    def _append_cache(self, rows: list[tuple[str, dict[str, float]]]) -> None:
+        if self.cache_file is None or not rows:
+            return
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.cache_file.exists()
+        with open(self.cache_file, 'a', newline='') as f:
+            w = csv.writer(f)
+            if new:
+                w.writerow(['arch_str', *PROXIES])
+            for arch, vals in rows:
+                w.writerow([arch, *('' if n not in vals else repr(vals[n]) for n in PROXIES)])
+
+    @property
+    def batch(self):
+        """The minibatch (loaded on first use)."""
+        if self._batch is None and self.needs_data:
+            self._batch, self.description, self._num_classes = proxy_batch(self.data, self.batch_size, self.seed)
+        return self._batch
+
+    def score(self, arch) -> dict[str, float]:
+        """``{name: value}`` for one architecture (an ``NB201Arch``, string, or sample dict)."""
+        return dict(zip(self.names, self.scores([arch])[0]))
+
+    def scores(self, archs: Sequence, progress: bool = False) -> np.ndarray:
+        """``(len(archs), len(names))`` float array; NaN where a proxy is undefined for an architecture."""
+        from nni_rank.spaces import NB201Arch
+        keys = [NB201Arch.parse(a).to_str() for a in archs]
+        todo = [k for k in dict.fromkeys(keys) if any(n not in self._values.get(k, {}) for n in self.names)]
+        if todo:
+            self._compute(todo, progress)
+        return np.array([[self._values[k][n] for n in self.names] for k in keys], dtype=np.float64).reshape(len(keys), len(self.names))
+
+    def _compute(self, archs: list[str], progress: bool) -> None:
+        batch = self.batch
+        iterator = archs
+        if progress:
+            from tqdm import tqdm
+            iterator = tqdm(archs, desc='proxies', unit='arch')
+        rows = []
+        nan_count = 0
+        for arch in iterator:
+            missing = [n for n in self.names if n not in self._values.get(arch, {})]
+            report: dict[str, str] = {}
+            vals = score_nb201(arch, batch, missing, seed=self.seed, num_classes=self._num_classes,
+                               input_shape=None if batch is not None else NB201_INPUT_SHAPE,
+                               report=report, warn=False, device=self.device)
+            if report:
+                self.nan_reasons[arch] = report
+                nan_count += 1
+            self._values.setdefault(arch, {}).update(vals)
+            rows.append((arch, vals))
+            if len(rows) >= 256:
+                self._append_cache(rows)
+                rows = []
+        self._append_cache(rows)
+        if nan_count:
+            warnings.warn(f'{nan_count} of {len(archs)} architectures have proxies that are undefined '
+                          '(NaN; ranked last); see ProxyStore.nan_reasons', ProxyWarning, stacklevel=3)
+
+    def nan_count(self) -> dict[str, int]:
+        """Number of NaN values per proxy among the architectures scored so far."""
+        return {n: sum(1 for v in self._values.values() if n in v and not math.isfinite(v[n])) for n in self.names}

@@ -1,0 +1,86 @@
+"""alpha-NAS as an ``nnictl`` tuner for NAS-Bench-201 search spaces (six ``choice`` edges ``0_1`` ... ``2_3``).
+
+Config (after ``nnictl algo register --meta`` with ``className: nni_rank.tuners.alpha_nas_tuner.AlphaNasTuner``)::
+
+    tuner:
+      name: AlphaNAS
+      classArgs: {optimize_mode: maximize, population_size: 20, sample_size: 5, seed: 0}
+
+State is keyed on the parameters a result comes back with (not on parameter ids, which NNI can mix up
+with concurrent trials and restarts on resume); ``import_data`` rebuilds the population on resume.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nni
+from nni.tuner import Tuner
+from nni.utils import extract_scalar_reward
+
+from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS, NB201Arch
+from ..strategies.alpha_nas import PropertyGuidedEvolution, SearchExhausted, nb201_labels
+
+__all__ = ['AlphaNasTuner']
+
+_logger = logging.getLogger(__name__)
+
+
+class AlphaNasTuner(Tuner):
+    """Property-guided regularized evolution (see :mod:`nni_rank.strategies.alpha_nas`) as an NNI tuner."""
+
+    def __init__(self, optimize_mode: str = 'maximize', population_size: int = 20, sample_size: int = 5,
+                 max_changes: int | None = None, init: str = 'abstract', seed: int | None = None):
+        if optimize_mode not in ('maximize', 'minimize'):
+            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        self.optimize_mode = optimize_mode
+        self.search = PropertyGuidedEvolution(population_size, sample_size, max_changes, init=init, seed=seed)
+        self._labels: dict[str, str] | None = None
+        self._values: dict[str, list] = {}
+        self._pending: dict[int, NB201Arch] = {}
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        for label, spec in search_space.items():
+            if not isinstance(spec, dict) or spec.get('_type') != 'choice':
+                raise ValueError(f'AlphaNasTuner needs a NAS-Bench-201 search space of six "choice" edges; '
+                                 f'{label!r} is {spec!r}')
+        self._labels = nb201_labels(search_space)
+        self._values = {edge: list(search_space[label]['_value']) for edge, label in self._labels.items()}
+
+    def _params(self, arch: NB201Arch) -> dict[str, str]:
+        assert self._labels is not None
+        return {self._labels[e]: op if op in self._values[e] else NNI_OPS[OPS.index(op)]
+                for e, op in zip(EDGE_LABELS, arch.ops)}
+
+    def _reward(self, value: Any) -> float:
+        reward = extract_scalar_reward(value)
+        return reward if self.optimize_mode == 'maximize' else -reward
+
+    def generate_parameters(self, parameter_id: int, **kwargs) -> dict[str, str]:
+        if self._labels is None:
+            raise ValueError('AlphaNasTuner: update_search_space must be called before generate_parameters')
+        try:
+            arch = self.search.propose()
+        except SearchExhausted as err:
+            raise nni.NoMoreTrialError(str(err)) from None
+        self._pending[parameter_id] = arch
+        return self._params(arch)
+
+    def receive_trial_result(self, parameter_id: int, parameters: dict, value: Any, **kwargs) -> None:
+        self._pending.pop(parameter_id, None)
+        self.search.tell(NB201Arch.from_sample(parameters), self._reward(value))
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs) -> None:
+        arch = self._pending.pop(parameter_id, None)
+        if not success and arch is not None:
+            _logger.info('trial of %s failed; it stays out of the population', arch)
+
+    def import_data(self, data: list[dict]) -> None:
+        """Replay finished trials (``nnictl resume`` / ``experiment.import_data``): ``{parameter, value}`` each."""
+        for record in data:
+            try:
+                arch = NB201Arch.from_sample(record['parameter'])
+            except (KeyError, ValueError) as err:
+                _logger.warning('import_data: skipping %r (%s)', record, err)
+                continue
+            self.search.tell(arch, self._reward(record['value']))

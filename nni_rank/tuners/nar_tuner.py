@@ -1,0 +1,151 @@
+"""NAR as an ``nni.tuner.Tuner`` for the ``nnictl`` path (search space in NNI's HPO JSON format).
+
+``config.yml``::
+
+    tuner:
+      className: nni_rank.tuners.NARTuner
+      codeDirectory: .
+      classArgs: {optimize_mode: maximize, seed: 0}
+
+(``codeDirectory`` is required by NNI for a custom class; the package only has to be importable), or
+register it once (``nnictl algo register --meta``, ``className: nni_rank.tuners.NARTuner``) and use
+``name: NAR``. Supported search-space types:
+``choice`` (flat lists), ``randint``, and the ``(q)uniform`` / ``(q)loguniform`` / ``(q)normal`` family.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import nni
+from nni.tuner import Tuner
+from nni.utils import extract_scalar_reward
+
+__all__ = ['NARTuner', 'mutables_from_search_space']
+
+_logger = logging.getLogger(__name__)
+
+
+def mutables_from_search_space(search_space: dict) -> dict[str, Any]:
+    """NNI HPO search space (``{name: {'_type': ..., '_value': ...}}``) -> ``{name: nni.mutable}``."""
+    from nni.mutable import Categorical, Numerical
+    if not isinstance(search_space, dict) or not search_space:
+        raise ValueError(f'search space must be a non-empty dict {{name: {{"_type": ..., "_value": ...}}}}, '
+                         f'got {search_space!r}')
+    out: dict[str, Any] = {}
+    for name, spec in search_space.items():
+        if not isinstance(spec, dict) or '_type' not in spec or '_value' not in spec:
+            raise ValueError(f'search space entry {name!r} must be {{"_type": ..., "_value": ...}}, got {spec!r}')
+        kind, value = spec['_type'], spec['_value']
+        if kind == 'choice':
+            if any(isinstance(v, dict) and '_name' in v for v in value):
+                raise ValueError(f'{name!r}: nested choices are not supported by NARTuner; flatten the space')
+            out[name] = Categorical(list(value), label=name)
+        elif kind == 'randint':
+            low, high = int(value[0]), int(value[1])
+            if high <= low:
+                raise ValueError(f'{name!r}: randint needs lower < upper, got {value}')
+            out[name] = Categorical(list(range(low, high)), label=name)
+        elif kind in ('uniform', 'quniform', 'loguniform', 'qloguniform'):
+            low, high = float(value[0]), float(value[1])
+            quantize = float(value[2]) if kind.startswith('q') else None
+            out[name] = Numerical(low, high, quantize=quantize, log_distributed='log' in kind, label=name)
+        elif kind in ('normal', 'qnormal', 'lognormal', 'qlognormal'):
+            mu, sigma = float(value[0]), float(value[1])
+            quantize = float(value[2]) if kind.startswith('q') else None
+            out[name] = Numerical(mu=mu, sigma=sigma, quantize=quantize, log_distributed='log' in kind, label=name)
+        else:
+            raise ValueError(f'{name!r}: search space type {kind!r} is not supported by NARTuner; use choice, '
+                             'randint, (q)uniform, (q)loguniform or (q)normal')
+    return out
+
+
+class NARTuner(Tuner):
+    """Tier-statistics sampling ranked by NAR, one parameter set per trial.
+
+    Parameters are those of :class:`~nni_rank.strategies.nar.NARSearch` plus ``optimize_mode``
+    (``'maximize'`` for accuracy), ``max_trials`` (raise ``NoMoreTrialError`` after that many
+    parameter sets; None: until the space is exhausted), ``device`` for the predictor.
+    """
+
+    def __init__(self, optimize_mode: str = 'maximize', init_samples: int = 16, batch_size: int = 4,
+                 pool_size: int = 1000, stats_samples: int = 1000, smoothing: float = 0.5, num_tiers: int = 5,
+                 max_trials: int | None = None, device: str = 'cpu', seed: int | None = None):
+        if optimize_mode not in ('maximize', 'minimize'):
+            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        if max_trials is not None and max_trials < 1:
+            raise ValueError(f'max_trials must be positive or None, got {max_trials}')
+        self.optimize_mode = optimize_mode
+        self.max_trials = max_trials
+        self._search_args = dict(init_samples=init_samples, batch_size=batch_size, pool_size=pool_size,
+                                 stats_samples=stats_samples, smoothing=smoothing, num_tiers=num_tiers,
+                                 predictor_args={'device': device}, seed=seed)
+        self.search = None  # NARSearch, built when the search space arrives
+        self._params: dict[int, Any] = {}  # parameter id -> candidate
+        self._imported: list[tuple[dict, float | None]] = []  # data imported before the search space arrived
+        self._generated = 0
+
+    # ------------------------------------------------------------------ NNI tuner API
+    def update_search_space(self, search_space: dict) -> None:
+        from ..strategies.nar import NARSearch, make_adapter  # heavy (torch, NNI NAS): after the dispatcher connected
+        adapter = make_adapter(mutables_from_search_space(search_space))
+        self.search = NARSearch(adapter, **self._search_args)
+        for params, value in self._imported:
+            self._tell(params, value)
+        self._imported = []
+
+    def generate_parameters(self, parameter_id: int, **kwargs) -> dict:
+        if self.search is None:
+            raise RuntimeError('NARTuner: update_search_space must be called before generate_parameters')
+        if self.max_trials is not None and self._generated >= self.max_trials:
+            raise nni.NoMoreTrialError(f'NARTuner: max_trials={self.max_trials} reached')
+        cand = self.search.ask()
+        if cand is None:
+            raise nni.NoMoreTrialError('NARTuner: every architecture of the space has been proposed')
+        self._params[parameter_id] = cand
+        self._generated += 1
+        return self.search.adapter.to_sample(cand)
+
+    def receive_trial_result(self, parameter_id: int, parameters: dict, value, **kwargs) -> None:
+        reward = extract_scalar_reward(value)
+        cand = self._params.pop(parameter_id, None)
+        if parameters:  # the parameters that came with the result win over the id (NNI issue 5726)
+            cand = self.search.adapter.from_sample(parameters)
+        if cand is None:
+            _logger.warning('NARTuner: result for unknown parameter id %s ignored', parameter_id)
+            return
+        self.search.tell(cand, self._signed(reward))
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs) -> None:
+        cand = self._params.pop(parameter_id, None)
+        if not success and cand is not None and self.search is not None:
+            self.search.tell(cand, None)  # failed: never proposed again
+
+    def import_data(self, data: list[dict]) -> None:
+        """Replay finished trials (``nnictl resume`` / ``experiment.import_data``): ``[{parameter, value}, ...]``."""
+        for record in data:
+            params = record.get('parameter')
+            if not params:
+                continue
+            value = record.get('value')
+            reward = None if value is None else extract_scalar_reward(value)
+            if self.search is None:
+                self._imported.append((params, reward))
+            else:
+                self._tell(params, reward)
+
+    # ------------------------------------------------------------------ helpers
+    def _tell(self, params: dict, reward: float | None) -> None:
+        try:
+            cand = self.search.adapter.from_sample(params)
+        except (KeyError, ValueError) as err:
+            _logger.warning('NARTuner: imported parameters %s do not fit the search space (%s); skipped', params, err)
+            return
+        self.search.tell(cand, None if reward is None else self._signed(reward))
+
+    def _signed(self, reward: float) -> float:
+        reward = float(reward)
+        if math.isnan(reward):
+            return reward
+        return reward if self.optimize_mode == 'maximize' else -reward

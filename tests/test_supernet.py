@@ -1,0 +1,260 @@
+"""NB201 supernet, SPOS / RD-NAS training, evaluation, CLI and the NNI one-shot strategy (small, CPU)."""
+import json
+import math
+import random
+import warnings
+
+import pytest
+import torch
+
+from nni_rank.cli.main import main
+from nni_rank.experiment.digits_ground_truth import (GroundTruthConfig, digits_ground_truth, open_ground_truth,
+                                                     sample_nb201_archs)
+from nni_rank.spaces import OPS, NB201Arch
+from nni_rank.supernet import (TRAIN_OPS, MarginSampler, NB201Supernet, ProxyTeacher, ScoreGroupSampler, SupernetConfig,
+                               SupernetTrainer, UniformSampler, calibration_batches, evaluate_subnet, group_distance,
+                               held_out_batches, load_data, rank_correlation, rank_weight_at, read_checkpoint,
+                               recalibrate_bn, top_k)
+
+ALL_CONV = NB201Arch(('nor_conv_3x3',) * 6)
+ALL_SKIP = NB201Arch(('skip_connect',) * 6)
+SMALL = dict(epochs=2, channels=8, train_limit=192, batch_size=64, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def digits():
+    train, test, num_classes = load_data('digits', image_size=8)
+    return train, test, num_classes
+
+
+# ---------------------------------------------------------------- supernet
+def test_subnet_forward_equals_standalone_network_with_inherited_weights(digits):
+    train, test, _ = digits
+    torch.manual_seed(0)
+    net = NB201Supernet(10, channels=8, cells_per_stage=2)
+    calib = calibration_batches(train, 2, 32)
+    x = test.tensors[0][:16]
+    for arch in [ALL_CONV, NB201Arch.from_str('|none~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|'),
+                 *sample_nb201_archs(3, seed=5)]:
+        recalibrate_bn(net, arch, calib)
+        standalone = net.subnet(arch).eval()
+        with torch.no_grad():
+            assert torch.allclose(standalone(x), net(x, arch), atol=1e-5), arch
+        net.set_arch(arch)
+        with torch.no_grad():
+            assert torch.equal(net(x), net(x, arch))
+
+
+def test_weights_are_shared_and_only_the_chosen_path_gets_gradients():
+    torch.manual_seed(0)
+    net = NB201Supernet(10, channels=4, cells_per_stage=1)
+    x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])
+    arch = NB201Arch(('nor_conv_1x1', 'skip_connect', 'nor_conv_3x3', 'avg_pool_3x3', 'none', 'nor_conv_1x1'))
+    torch.nn.functional.cross_entropy(net(x, arch), y).backward()
+    edge01 = net.cells[0].layers[0][0].candidates
+    assert edge01[OPS.index('nor_conv_1x1')].op[1].weight.grad is not None
+    assert edge01[OPS.index('nor_conv_3x3')].op[1].weight.grad is None
+    assert all(p.grad is None for p in net.cells[0].layers[2][1].candidates.parameters())  # the 'none' edge 1->3
+    with pytest.raises(ValueError, match='no architecture'):
+        NB201Supernet(10, 4, 1)(x)
+
+
+# ---------------------------------------------------------------- samplers and teacher
+def test_group_distance_and_margin_sampler():
+    conv1 = NB201Arch(('nor_conv_1x1',) * 6)
+    assert group_distance(ALL_CONV, ALL_CONV) == 0
+    assert group_distance(ALL_CONV, conv1) == 3.0            # 6 x same group
+    assert group_distance(ALL_CONV, ALL_SKIP) == 12.0        # 6 x other group
+    rng_pairs = UniformSampler(TRAIN_OPS, seed=1)
+    mean = sum(group_distance(rng_pairs.sample(), rng_pairs.sample()) for _ in range(3000)) / 3000
+    assert abs(mean - 6.75) < 0.2  # 6 * (1/4 * 0.5 + 1/2 * 2): the paper's margin 6.7 is the mean
+    sampler = MarginSampler(TRAIN_OPS, margin=6.7, seed=2)
+    pairs = [sampler.sample_pair() for _ in range(200)]
+    assert all(d >= 6.7 and d == group_distance(a, b) for a, b, d in pairs)
+    assert all('none' not in a.ops + b.ops for a, b, _ in pairs)
+    again = MarginSampler(TRAIN_OPS, margin=6.7, seed=2)
+    assert [again.sample_pair() for _ in range(200)] == pairs
+    with pytest.raises(ValueError):
+        UniformSampler(('nor_conv_3x3', 'conv_5x5'))
+
+
+def test_teacher_scores_are_cached_signed_and_leave_training_rng_alone(digits):
+    train, _, num_classes = digits
+    flops = ProxyTeacher('flops', input_size=8, channels=8, cells_per_stage=1)
+    assert flops.prefers(ALL_CONV, ALL_SKIP) == 1 and flops.prefers(ALL_SKIP, ALL_CONV) == -1
+    assert flops.prefers(ALL_SKIP, NB201Arch(('avg_pool_3x3',) * 6)) in (0, -1)
+    assert set(flops.cache) >= {ALL_CONV.to_str(), ALL_SKIP.to_str()}
+    batch = (train.tensors[0][:32], train.tensors[1][:32])
+    synflow = ProxyTeacher('synflow', batch, num_classes, channels=8, cells_per_stage=1)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    score = synflow.score(ALL_CONV)
+    assert torch.equal(torch.rand(3), expected)
+    assert math.isfinite(score) and synflow.score(ALL_CONV) == score
+    assert synflow.prefers(ALL_CONV, NB201Arch(('none',) * 6)) == 1
+
+
+def test_score_group_sampler_pairs_cells_from_different_teacher_quantiles():
+    flops = ProxyTeacher('flops', input_size=8, channels=8, cells_per_stage=1)
+    sampler = ScoreGroupSampler(flops.score, num_groups=3, pool_size=200, seed=0)
+    assert len(sampler.boundaries) == 2 and sampler.boundaries[0] < sampler.boundaries[1]
+    assert sampler.group(ALL_SKIP) == 0 and sampler.group(ALL_CONV) == 2
+    pairs = [sampler.sample_pair() for _ in range(100)]
+    assert all(d == abs(sampler.group(a) - sampler.group(b)) >= 1 for a, b, d in pairs)
+    with pytest.raises(ValueError, match='num_groups'):
+        ScoreGroupSampler(flops.score, num_groups=1)
+
+
+def test_rank_weight_schedules():
+    assert rank_weight_at(0.0, 2.0) == 0.0
+    assert rank_weight_at(0.625, 2.0) == pytest.approx(2.0)
+    assert rank_weight_at(0.5, 2.0, 'linear') == 1.0 and rank_weight_at(0.1, 2.0, 'constant') == 2.0
+    with pytest.raises(ValueError, match='rank_schedule'):
+        rank_weight_at(0.5, 1.0, 'cosine')
+
+
+# ---------------------------------------------------------------- training, checkpoints, evaluation
+def test_rdnas_training_resumes_bit_for_bit_from_a_weights_only_checkpoint(tmp_path):
+    cfg = SupernetConfig(method='rdnas', teacher='flops', score_groups=4, rank_margin=0.1, **SMALL)
+    full = SupernetTrainer(cfg, log=None)
+    full.train()
+    half = SupernetTrainer(cfg, log=None)
+    half.train(epochs=1, save=tmp_path / 'ck.pt')
+    state = torch.load(tmp_path / 'ck.pt', weights_only=True)  # plain tensors and values only
+    assert state['epoch'] == 1
+    resumed = SupernetTrainer.resume(tmp_path / 'ck.pt', log=None)
+    assert resumed.epoch == 1 and resumed.teacher.cache == half.teacher.cache
+    resumed.train()
+    for key, value in full.net.state_dict().items():
+        assert torch.equal(value, resumed.net.state_dict()[key]), key
+    assert [h['ce'] for h in resumed.history] == [h['ce'] for h in full.history]
+    assert full.history[-1]['ranked'] > 0.5 and 1 <= full.history[-1]['distance'] <= 3
+    margin_run = SupernetTrainer(SupernetConfig(method='rdnas', teacher='flops', **dict(SMALL, epochs=1)), log=None)
+    margin_run.train()
+    assert margin_run.history[-1]['distance'] >= 6.7
+    (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='not a readable'):
+        read_checkpoint(tmp_path / 'junk.pt')
+
+
+def test_spos_training_learns_and_recalibrated_evaluation_is_order_independent(digits):
+    train, test, _ = digits
+    calib, held = calibration_batches(train, 3, 64), held_out_batches(test)
+    trainer = SupernetTrainer(SupernetConfig(method='spos', epochs=6, channels=8, seed=1), log=None)
+    untrained = evaluate_subnet(trainer.net, ALL_CONV, calib, held)
+    trainer.train()
+    assert trainer.history[-1]['ce'] < trainer.history[0]['ce']
+    a, b = sample_nb201_archs(2, seed=11)
+    first = evaluate_subnet(trainer.net, ALL_CONV, calib, held)
+    evaluate_subnet(trainer.net, a, calib, held)
+    evaluate_subnet(trainer.net, b, calib, held)
+    assert evaluate_subnet(trainer.net, ALL_CONV, calib, held) == first  # BN state never leaks between subnets
+    assert first['accuracy'] > max(30.0, untrained['accuracy'] + 20)  # the inherited weights have learnt
+    dead = evaluate_subnet(trainer.net, NB201Arch(('none',) * 6), calib, held)
+    assert dead['accuracy'] < first['accuracy']
+    best = top_k([first, dead], 1)
+    assert best == [first] and top_k([first, dead], 1, by='loss') == [first]
+
+
+def test_rank_correlation_matches_scipy_and_drops_nan():
+    from scipy.stats import kendalltau
+    rng = random.Random(0)
+    p = [rng.random() for _ in range(30)]
+    t = [x + rng.gauss(0, 0.3) for x in p]
+    out = rank_correlation(p + [math.nan], t + [1.0])
+    assert out['n'] == 30 and out['kendall'] == pytest.approx(kendalltau(p, t)[0])
+    assert rank_correlation([1, 2, 3], [1, 2, 3])['kendall'] == pytest.approx(1.0)
+
+
+def test_bad_configs_are_rejected_clearly():
+    with pytest.raises(ValueError, match='method'):
+        SupernetConfig(method='darts')
+    with pytest.raises(ValueError, match='data_dir'):
+        SupernetConfig(dataset='cifar10')
+    with pytest.raises(ValueError, match='ops'):
+        SupernetConfig(ops=('nor_conv_3x3',))
+
+
+# ---------------------------------------------------------------- ground truth and CLI
+def test_digits_ground_truth_is_cached_and_config_checked(tmp_path, monkeypatch):
+    import nni_rank.experiment.digits_ground_truth as gt
+    cfg = GroundTruthConfig(num_archs=3, seeds=(0,), epochs=1, channels=4)
+    rows = digits_ground_truth(tmp_path / 'gt.csv', cfg, progress=False)
+    assert [r['arch_str'] for r in rows] == [a.to_str() for a in sample_nb201_archs(3, 0)]
+    assert all(0 <= float(r['test_acc']) <= 100 and float(r['test_loss']) > 0 for r in rows)
+    monkeypatch.setattr(gt, 'train_one', lambda *a, **k: pytest.fail('cached results were retrained'))
+    again = digits_ground_truth(tmp_path / 'gt.csv', cfg, progress=False)
+    assert [float(r['test_acc']) for r in again] == pytest.approx([float(r['test_acc']) for r in rows])
+    table = open_ground_truth(tmp_path / 'gt.csv')
+    assert table.datasets() == ['digits'] and table.accuracy_metric('digits') == 'test_acc'
+    monkeypatch.setattr(gt, 'train_one', lambda *a, **k: (50.0, 1.0))
+    other = digits_ground_truth(tmp_path / 'gt.csv', GroundTruthConfig(num_archs=3, seeds=(0,), epochs=2, channels=4),
+                                progress=False)
+    assert [r['test_acc'] for r in other] == [50.0] * 3  # another set-up is not served from the cache
+
+
+def test_cli_supernet_and_supernet_rank(tmp_path, nb201_csv, monkeypatch, capsys):
+    import nni_rank.experiment.digits_ground_truth as gt
+    monkeypatch.setattr(gt, 'train_one', lambda arch, *a, **k: (10.0 * arch.num_parametric(), 1.0 / (1 + arch.num_parametric())))
+    digits_ground_truth(tmp_path / 'gt.csv', GroundTruthConfig(num_archs=30), progress=False)
+    ck = tmp_path / 'sn.pt'
+    assert main(['supernet', '--method', 'rdnas', '--teacher', 'flops', '--epochs', '1', '--channels', '8',
+                 '--train-limit', '128', '--save', str(ck)]) == 0
+    assert main(['supernet', '--method', 'rdnas', '--epochs', '1', '--save', str(ck), '--resume']) == 0
+    assert 'resuming' in capsys.readouterr().out
+    out = tmp_path / 'rank.json'
+    assert main(['supernet-rank', '--load', str(ck), '--sample', '12', '--benchmark', str(tmp_path / 'gt.csv'),
+                 '--json', str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res['n'] == 12 and -1 <= res['kendall'] <= 1 and -1 <= res['spearman'] <= 1
+    assert len(res['top_k']) == 5 and res['metric'] == 'test_acc' and res['dataset'] == 'digits'
+    archs = tmp_path / 'archs.txt'
+    archs.write_text('\n'.join(a.to_str() for a in sample_nb201_archs(6, seed=9)))
+    assert main(['supernet-rank', '--load', str(ck), '--archs', str(archs), '--benchmark', str(nb201_csv),
+                 '--dataset', 'cifar10', '--json', str(out)]) == 0
+    assert json.loads(out.read_text())['n'] == 6
+    assert main(['supernet-rank', '--load', str(ck), '--sample', '5', '--benchmark', str(nb201_csv)]) == 1
+    assert "dataset 'digits' is not in benchmark" in capsys.readouterr().err
+    assert main(['supernet', '--dataset', 'cifar10', '--epochs', '1', '--save', str(tmp_path / 'x.pt')]) == 1
+    assert main(['supernet-rank', '--load', str(tmp_path / 'missing.pt'), '--sample', '3',
+                 '--benchmark', str(nb201_csv)]) == 1
+
+
+# ---------------------------------------------------------------- NNI one-shot strategy
+def test_rdnas_nni_strategy_trains_a_nasbench201_supernet_one_epoch(digits):
+    from nni.nas.evaluator.pytorch import Classification, DataLoader
+    from nni.nas.experiment import NasExperiment
+    from nni.nas.hub.pytorch import NasBench201
+    from torch.utils.data import TensorDataset
+    from nni_rank.strategies.rdnas import RDNAS
+    train, test, _ = digits
+    warnings.filterwarnings('ignore')
+    torch.manual_seed(0)
+    evaluator = Classification(
+        train_dataloaders=DataLoader(TensorDataset(train.tensors[0][:128], train.tensors[1][:128]), batch_size=32),
+        val_dataloaders=DataLoader(TensorDataset(test.tensors[0][:64], test.tensors[1][:64]), batch_size=64),
+        max_epochs=1, num_classes=10, accelerator='cpu', enable_progress_bar=False, logger=False,
+        enable_checkpointing=False, enable_model_summary=False)
+    space = NasBench201(stem_out_channels=8, num_modules_per_stack=1, num_labels=10)
+    strategy = RDNAS('flops', teacher_options=dict(channels=8, cells_per_stage=1, input_size=8), seed=0)
+    exp = NasExperiment(space, evaluator, strategy)
+    exp.run()
+    exp.stop()  # NNI otherwise stops it at interpreter exit, logging to pytest's closed streams
+    module = strategy.oneshot_module
+    assert module.global_step == 4
+    cache = strategy.teacher.teacher.cache
+    assert 2 <= len(cache) <= 8 and all('none' not in a for a in cache)
+    assert 'rank_loss' in module.trainer.callback_metrics
+    a, b, d = module.sample_pair()
+    assert d >= 6.7 and set(a) == set(b) == {f'cell/{i}_{j}' for i, j in ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))}
+    with pytest.raises(ValueError, match='rank_schedule'):
+        RDNAS(rank_schedule='step')
