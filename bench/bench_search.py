@@ -18,14 +18,11 @@ warnings.filterwarnings('ignore', message='.*is found to be not a nn.Module.*')
 from nni_rank.benchmarks import open_benchmark  # noqa: E402
 from nni_rank.evaluators import BenchmarkEvaluator  # noqa: E402
 from nni_rank.experiment import run_benchmark_search  # noqa: E402
+from nni_rank.experiment.compare import queries_summary  # noqa: E402
 from nni_rank.strategies import make_strategy  # noqa: E402
 
 
-def summarise(values: list[int | None], budget: int) -> dict:
-    reached = [v for v in values if v is not None]
-    capped = np.array([budget + 1 if v is None else v for v in values])  # a miss counts as > budget
-    return {'median': float(np.median(capped)), 'worst': int(capped.max()), 'reached': len(reached),
-            'runs': len(values)}
+summarise = queries_summary  # a miss counts as budget + 1
 
 
 def main() -> None:

@@ -8,9 +8,9 @@ import warnings
 # NNI 3.0 warns about torch 2.14's new module types at import; harmless, and noise for CLI users.
 warnings.filterwarnings('ignore', message='.*is found to be not a nn.Module.*')
 
-from . import make_db, proxies, rank, search, supernet  # noqa: E402
+from . import compare, make_db, proxies, rank, register, search, supernet  # noqa: E402
 
-COMMANDS = (search, make_db, proxies, supernet, rank)
+COMMANDS = (search, make_db, proxies, supernet, rank, compare, register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,9 +9,10 @@ _EXPORTS = {
     'NARTuner': 'nar_tuner',
     'mutables_from_search_space': 'nar_tuner',
     'AlphaNasTuner': 'alpha_nas_tuner',
+    'ZcREATuner': 'zc_rea_tuner',
 }
 
-__all__ = ['NARTuner', 'mutables_from_search_space', 'AlphaNasTuner']
+__all__ = ['NARTuner', 'mutables_from_search_space', 'AlphaNasTuner', 'ZcREATuner']
 
 
 def __getattr__(name: str):

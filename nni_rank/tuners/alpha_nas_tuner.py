@@ -18,8 +18,9 @@ import nni
 from nni.tuner import Tuner
 from nni.utils import extract_scalar_reward
 
-from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS, NB201Arch
-from ..strategies.alpha_nas import PropertyGuidedEvolution, SearchExhausted, nb201_labels
+# The search (torch, NNI's strategies, the property table) is imported on first use, not here: NNI's
+# dispatcher must connect to the manager within 10 s of starting, and importing the tuner class is on
+# that path.
 
 __all__ = ['AlphaNasTuner']
 
@@ -34,20 +35,32 @@ class AlphaNasTuner(Tuner):
         if optimize_mode not in ('maximize', 'minimize'):
             raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
         self.optimize_mode = optimize_mode
-        self.search = PropertyGuidedEvolution(population_size, sample_size, max_changes, init=init, seed=seed)
+        self._search_args = (population_size, sample_size, max_changes, init, seed)
+        self._search = None
         self._labels: dict[str, str] | None = None
         self._values: dict[str, list] = {}
-        self._pending: dict[int, NB201Arch] = {}
+        self._pending: dict[int, Any] = {}
+
+    @property
+    def search(self):
+        """The :class:`~nni_rank.strategies.alpha_nas.PropertyGuidedEvolution` (built on first use)."""
+        if self._search is None:
+            from ..strategies.alpha_nas import PropertyGuidedEvolution
+            population_size, sample_size, max_changes, init, seed = self._search_args
+            self._search = PropertyGuidedEvolution(population_size, sample_size, max_changes, init=init, seed=seed)
+        return self._search
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         for label, spec in search_space.items():
             if not isinstance(spec, dict) or spec.get('_type') != 'choice':
                 raise ValueError(f'AlphaNasTuner needs a NAS-Bench-201 search space of six "choice" edges; '
                                  f'{label!r} is {spec!r}')
+        from ..strategies.alpha_nas import nb201_labels
         self._labels = nb201_labels(search_space)
         self._values = {edge: list(search_space[label]['_value']) for edge, label in self._labels.items()}
 
-    def _params(self, arch: NB201Arch) -> dict[str, str]:
+    def _params(self, arch) -> dict[str, str]:
+        from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS
         assert self._labels is not None
         return {self._labels[e]: op if op in self._values[e] else NNI_OPS[OPS.index(op)]
                 for e, op in zip(EDGE_LABELS, arch.ops)}
@@ -59,6 +72,7 @@ class AlphaNasTuner(Tuner):
     def generate_parameters(self, parameter_id: int, **kwargs) -> dict[str, str]:
         if self._labels is None:
             raise ValueError('AlphaNasTuner: update_search_space must be called before generate_parameters')
+        from ..strategies.alpha_nas import SearchExhausted
         try:
             arch = self.search.propose()
         except SearchExhausted as err:
@@ -67,6 +81,7 @@ class AlphaNasTuner(Tuner):
         return self._params(arch)
 
     def receive_trial_result(self, parameter_id: int, parameters: dict, value: Any, **kwargs) -> None:
+        from ..spaces.nb201 import NB201Arch
         self._pending.pop(parameter_id, None)
         self.search.tell(NB201Arch.from_sample(parameters), self._reward(value))
 
@@ -77,6 +92,7 @@ class AlphaNasTuner(Tuner):
 
     def import_data(self, data: list[dict]) -> None:
         """Replay finished trials (``nnictl resume`` / ``experiment.import_data``): ``{parameter, value}`` each."""
+        from ..spaces.nb201 import NB201Arch
         for record in data:
             try:
                 arch = NB201Arch.from_sample(record['parameter'])

@@ -1,0 +1,243 @@
+"""Zero-cost regularized evolution (``zc-rea``) as an ``nnictl`` tuner for NAS-Bench-201 search spaces.
+
+The search space is the six ``choice`` edges ``0_1`` ... ``2_3`` of ``config_yaml/nb201_search_space.json``.
+Proxy scores are free; only trials count:
+
+* **warm-up**: ``pool_size`` random cells are scored with the proxy (synflow by default) and the best
+  ``population_size`` of them are the first trials;
+* **move proposal**: afterwards a tournament of ``sample_size`` from the population (the last
+  ``population_size`` results) picks a parent; of its untried one-edit children, the proxy's best is
+  proposed (a random child with probability ``random_move_prob``).
+
+Registered as ``ZcREA`` by ``nni-rank register``::
+
+    tuner:
+      name: ZcREA
+      classArgs: {optimize_mode: maximize, seed: 0, cache_dir: /path/to/proxy/cache}
+
+State is keyed on the parameters each result comes with (not on parameter ids: NNI issue 5726, and ids
+restart on resume); ``import_data`` rebuilds population and history after ``nnictl resume``. Torch and the
+proxies are imported when the search space arrives, never at import (NNI gives the tuner 10 s to connect).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import deque
+from typing import Any
+
+import nni
+from nni.tuner import Tuner
+from nni.utils import extract_scalar_reward
+
+__all__ = ['ZcREATuner']
+
+_logger = logging.getLogger(__name__)
+
+
+class ZcREATuner(Tuner):
+    """Regularized evolution with zero-cost warm-up and move proposal, one parameter set per trial.
+
+    Parameters
+    ----------
+    optimize_mode
+        ``'maximize'`` (accuracy) or ``'minimize'``.
+    population_size, sample_size
+        Regularized evolution: population (the newest results) and tournament size.
+    pool_size
+        Random cells scored by the proxy for the warm-up (0: random initial population).
+    random_move_prob
+        Probability of a random one-edit child instead of the proxy's best.
+    proxy
+        Proxy name(s), comma-separated (several: mean rank); see ``nni_rank.proxies``.
+    data, batch_size, cache_dir, device
+        For :class:`~nni_rank.proxies.ProxyScorer` (``data`` only matters for data-dependent proxies;
+        ``cache_dir`` keeps scores on disk across experiments).
+    max_trials
+        Raise ``NoMoreTrialError`` after this many parameter sets (None: until the space is used up).
+    seed
+        Seeds the pool, the tournaments and the proxy's network initialisation.
+    """
+
+    def __init__(self, optimize_mode: str = 'maximize', population_size: int = 20, sample_size: int = 5,
+                 pool_size: int = 1000, random_move_prob: float = 0.25, proxy: str = 'synflow',
+                 data: str = 'digits', batch_size: int = 64, cache_dir: str | None = None, device: str = 'cpu',
+                 max_trials: int | None = None, seed: int | None = None):
+        if optimize_mode not in ('maximize', 'minimize'):
+            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        if population_size < 1 or not 1 <= sample_size <= population_size:
+            raise ValueError(f'need population_size >= 1 and 1 <= sample_size <= population_size, '
+                             f'got {population_size} and {sample_size}')
+        if pool_size < 0:
+            raise ValueError(f'pool_size must be >= 0, got {pool_size}')
+        if not 0.0 <= random_move_prob <= 1.0:
+            raise ValueError(f'random_move_prob must be in [0, 1], got {random_move_prob}')
+        if max_trials is not None and max_trials < 1:
+            raise ValueError(f'max_trials must be positive or None, got {max_trials}')
+        self.optimize_mode = optimize_mode
+        self.population_size, self.sample_size = population_size, sample_size
+        self.pool_size, self.random_move_prob, self.max_trials = pool_size, random_move_prob, max_trials
+        self._scorer_args = dict(proxies=proxy, data=data, batch_size=batch_size, seed=seed or 0,
+                                 cache_dir=cache_dir, device=device)
+        self.scorer = None  # ProxyScorer, built with the search space
+        self._rng = random.Random(seed)
+        self.choices: dict[str, list] | None = None  # label -> values
+        self.population: deque[tuple[dict, float]] = deque(maxlen=population_size)
+        self.history: dict[tuple, float | None] = {}  # every finished (None: failed) parameter set
+        self._seen: set[tuple] = set()  # proposed or finished: never proposed again
+        self._pending: dict[int, dict] = {}
+        self._warm: list[dict] | None = None
+        self._generated = 0
+        self._imported: list[dict] = []  # import_data before the search space arrived
+
+    # ------------------------------------------------------------------ NNI tuner API
+    def update_search_space(self, search_space: dict) -> None:
+        from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS
+        if not isinstance(search_space, dict) or not search_space:
+            raise ValueError(f'ZcREATuner needs a search space dict, got {search_space!r}')
+        choices = {}
+        for label, spec in search_space.items():
+            if not isinstance(spec, dict) or spec.get('_type') != 'choice':
+                raise ValueError(f'ZcREATuner needs a NAS-Bench-201 space of six "choice" edges; {label!r} is {spec!r}')
+            values = list(spec['_value'])
+            if str(label).rsplit('/', 1)[-1] not in EDGE_LABELS or not set(values) <= set(OPS) | set(NNI_OPS):
+                raise ValueError(f'ZcREATuner: {label!r}: {values} is not a NAS-Bench-201 edge (labels {EDGE_LABELS}, '
+                                 f'ops {NNI_OPS})')
+            choices[label] = values
+        if len({str(k).rsplit('/', 1)[-1] for k in choices}) != len(EDGE_LABELS):
+            raise ValueError(f'ZcREATuner: the space must have the six NAS-Bench-201 edges {EDGE_LABELS}, '
+                             f'got {sorted(choices)}')
+        from ..proxies import ProxyScorer  # heavy (torch): only once the dispatcher is connected
+        self.choices = choices
+        if self.scorer is None:
+            self.scorer = ProxyScorer(**self._scorer_args)
+        self._warm = None
+        for record in self._imported:
+            self._import_one(record)
+        self._imported = []
+
+    def generate_parameters(self, parameter_id: int, **kwargs) -> dict:
+        if self.choices is None:
+            raise RuntimeError('ZcREATuner: update_search_space must be called before generate_parameters')
+        if self.max_trials is not None and self._generated >= self.max_trials:
+            raise nni.NoMoreTrialError(f'ZcREATuner: max_trials={self.max_trials} reached')
+        params = self._propose()
+        if params is None:
+            raise nni.NoMoreTrialError('ZcREATuner: every architecture of the space has been proposed')
+        self._seen.add(self._key(params))
+        self._pending[parameter_id] = params
+        self._generated += 1
+        return dict(params)
+
+    def receive_trial_result(self, parameter_id: int, parameters: dict, value: Any, **kwargs) -> None:
+        params = parameters or self._pending.get(parameter_id)
+        self._pending.pop(parameter_id, None)
+        if not params:
+            _logger.warning('ZcREATuner: result for unknown parameter id %s ignored', parameter_id)
+            return
+        self._record(dict(params), self._signed(extract_scalar_reward(value)))
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs) -> None:
+        params = self._pending.pop(parameter_id, None)
+        if not success and params is not None:
+            self.history.setdefault(self._key(params), None)  # failed (or early-stopped): never retried
+            _logger.info('ZcREATuner: trial %s of %s failed; it stays out of the population', parameter_id, params)
+
+    def import_data(self, data: list[dict]) -> None:
+        """Replay finished trials (``nnictl resume``, ``experiment.import_data``): ``{parameter, value}`` each."""
+        for record in data:
+            if self.choices is None:
+                self._imported.append(record)
+            else:
+                self._import_one(record)
+
+    # ------------------------------------------------------------------ search
+    def _propose(self) -> dict | None:
+        initial = sum(v is not None for v in self.history.values()) + len(self._pending)
+        if initial < self.population_size or not self.population:
+            params = self._next_warm()
+            if params is not None:
+                return params
+        if not self.population:
+            return self._random_unseen()
+        tournament = self._rng.sample(list(self.population), min(self.sample_size, len(self.population)))
+        parent = max(tournament, key=lambda t: t[1])[0]
+        children = self._children(parent)
+        if not children:
+            return self._random_unseen()
+        if self._rng.random() < self.random_move_prob:
+            return self._rng.choice(children)
+        return children[int(self.scorer.order(children)[0])]
+
+    def _next_warm(self) -> dict | None:
+        if self.pool_size == 0:
+            return self._random_unseen()
+        if self._warm is None:
+            pool = self._random_pool(self.pool_size)
+            self._warm = [pool[i] for i in self.scorer.order(pool)] if pool else []
+            _logger.info('ZcREATuner: warm-up pool of %d scored with %s', len(pool), self.scorer)
+        while self._warm:
+            params = self._warm.pop(0)
+            if self._key(params) not in self._seen:
+                return params
+        return None
+
+    def _children(self, parent: dict) -> list[dict]:
+        out = []
+        for label, values in self.choices.items():
+            for value in values:
+                if value != parent.get(label):
+                    child = {**parent, label: value}
+                    if self._key(child) not in self._seen:
+                        out.append(child)
+        return out
+
+    def _random_pool(self, size: int) -> list[dict]:
+        total = math.prod(len(v) for v in self.choices.values())
+        size = min(size, total - len(self._seen))
+        pool, keys, tries = [], set(), 0
+        while len(pool) < size and tries < 50 * size + 1000:
+            tries += 1
+            params = {label: self._rng.choice(values) for label, values in self.choices.items()}
+            k = self._key(params)
+            if k not in self._seen and k not in keys:
+                keys.add(k)
+                pool.append(params)
+        return pool
+
+    def _random_unseen(self) -> dict | None:
+        pool = self._random_pool(1)
+        if pool:
+            return pool[0]
+        import itertools  # nearly exhausted: enumerate what is left
+        labels = list(self.choices)
+        for combo in itertools.product(*(self.choices[label] for label in labels)):
+            params = dict(zip(labels, combo))
+            if self._key(params) not in self._seen:
+                return params
+        return None
+
+    # ------------------------------------------------------------------ state
+    def _key(self, params: dict) -> tuple:
+        labels = self.choices if self.choices is not None else params
+        return tuple(params.get(label) for label in sorted(labels))
+
+    def _record(self, params: dict, reward: float | None) -> None:
+        key = self._key(params)
+        self._seen.add(key)
+        self.history[key] = reward
+        if reward is not None and not math.isnan(reward):
+            self.population.append((params, reward))
+
+    def _import_one(self, record: dict) -> None:
+        params, value = record.get('parameter'), record.get('value')
+        if not isinstance(params, dict) or set(params) != set(self.choices) or any(
+                params[k] not in self.choices[k] for k in params):
+            _logger.warning('ZcREATuner: imported record %r does not fit the search space; skipped', record)
+            return
+        self._record(dict(params), None if value is None else self._signed(extract_scalar_reward(value)))
+
+    def _signed(self, reward: float) -> float:
+        reward = float(reward)
+        return reward if self.optimize_mode == 'maximize' else -reward
