@@ -2,16 +2,25 @@
 
 Reads the tuner's parameters for a space (NB201: six categorical choices ``0_1`` ... ``2_3``),
 evaluates by benchmark lookup (``--benchmark``) or by short real training (``--train``), and
-reports to NNI: ``default`` = accuracy, plus every other metric as extra keys.
+reports to NNI: ``default`` = accuracy, plus every other metric as extra keys, so NNI's web UI shows
+them in its trial table and charts. Extra keys: the table's other metrics (lookup), ``params`` and
+``flops`` (millions, of the network the accuracy belongs to), zero-cost proxy scores
+(``--proxies``; undefined ones are left out and counted in ``undefined_proxies``). Training trials
+also report the test accuracy after every epoch as an intermediate result.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import sys
 import warnings
 
 warnings.filterwarnings('ignore', message='.*is found to be not a nn.Module.*')
+
+# (classes, input size) of the networks the NAS-Bench-201 tables describe, per dataset
+NB201_GEOMETRY = {'cifar10': (10, 32), 'cifar10-valid': (10, 32), 'cifar100': (100, 32), 'imagenet16-120': (120, 16)}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,6 +34,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--channels', type=int, default=16)
     p.add_argument('--cells-per-stage', type=int, default=1)
+    p.add_argument('--train-limit', type=int, help='use at most this many training images (--train)')
+    p.add_argument('--test-limit', type=int, help='use at most this many test images (--train)')
+    p.add_argument('--proxies', help='comma-separated zero-cost proxies to report too, e.g. synflow,params')
+    p.add_argument('--proxy-data', default='digits', help="minibatch of the proxies: 'digits' or a CIFAR path")
+    p.add_argument('--proxy-cache', help='folder of the on-disk proxy cache (shared between trials)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--params', help='JSON parameters, to run one trial by hand outside NNI')
@@ -35,11 +49,54 @@ def make_evaluator(args):
     if args.train:
         from .evaluators import TrainingEvaluator
         return TrainingEvaluator(data=args.data, epochs=args.epochs, channels=args.channels,
-                                 cells_per_stage=args.cells_per_stage, seed=args.seed, device=args.device)
+                                 cells_per_stage=args.cells_per_stage, train_limit=args.train_limit,
+                                 test_limit=args.test_limit, seed=args.seed, device=args.device)
     if not args.benchmark:
         raise ValueError('give --benchmark PATH for a lookup trial, or --train for real training')
     from .evaluators import BenchmarkEvaluator
     return BenchmarkEvaluator(args.benchmark, dataset=args.dataset, metric=args.metric, space=args.space)
+
+
+def proxy_metrics(arch, names: str, data: str, cache_dir: str | None, seed: int, device: str) -> dict[str, float]:
+    """Zero-cost proxy scores of ``arch`` (ProxyStore, same settings as the tuners); NaN ones left out
+    and counted in ``undefined_proxies``."""
+    from .proxies import ProxyStore
+    store = ProxyStore([n.strip() for n in names.split(',') if n.strip()], data=data, seed=seed,
+                       cache_dir=cache_dir, device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        scores = store.score(arch)
+    out = {n: float(v) for n, v in scores.items() if math.isfinite(v)}
+    out['undefined_proxies'] = len(scores) - len(out)
+    return out
+
+
+def cost_metrics(arch, dataset: str) -> dict[str, float]:
+    """``params`` and ``flops`` (millions) of the NAS-Bench-201 network (16 channels, 5 cells per stage)
+    whose accuracy the table stores for ``dataset``."""
+    from .spaces.nb201_net import nb201_flops
+    classes, size = NB201_GEOMETRY.get(dataset.lower(), (10, 32))
+    flops, params = nb201_flops(arch, num_classes=classes, input_size=size, channels=16, cells_per_stage=5)
+    return {'params': params, 'flops': flops}
+
+
+@contextlib.contextmanager
+def extra_final_metrics(extra: dict[str, float]):
+    """Add ``extra`` keys to the final result the evaluator reports (keys it sets itself win)."""
+    import nni
+    report = nni.report_final_result
+
+    def merged(metric):
+        metric = dict(metric) if isinstance(metric, dict) else {'default': metric}
+        for k, v in extra.items():
+            metric.setdefault(k, v)
+        report(metric)
+
+    nni.report_final_result = merged
+    try:
+        yield
+    finally:
+        nni.report_final_result = report
 
 
 def main(argv=None) -> int:
@@ -50,7 +107,14 @@ def main(argv=None) -> int:
         if not params:
             raise ValueError('no parameters: run this under nnictl, or pass --params \'{"0_1": "conv_3x3", ...}\'')
         evaluator = make_evaluator(args)
-        value = evaluator.evaluate(params)
+        arch = evaluator.arch_of(params)
+        extra = {}
+        if args.proxies:
+            extra.update(proxy_metrics(arch, args.proxies, args.proxy_data, args.proxy_cache, args.seed, args.device))
+        if not args.train:  # training trials report the params/flops of the network they trained
+            extra.update((k, v) for k, v in cost_metrics(arch, args.dataset).items() if k not in extra)
+        with extra_final_metrics(extra):
+            value = evaluator.evaluate(params)
     except (ValueError, LookupError, FileNotFoundError) as err:
         print(f'nni_rank.trial: error: {err}', file=sys.stderr)
         return 1

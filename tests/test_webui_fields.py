@@ -1,0 +1,137 @@
+"""What NNI's web UI shows: real ``nnictl`` experiments whose trials report accuracy as ``default`` plus proxy
+scores, params and FLOPs as extra keys (and per-epoch intermediate results when training), read back
+through the REST API that the web UI itself reads (``trial-jobs``, ``metric-data``)."""
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from nni_rank.benchmarks import open_benchmark
+from nni_rank.proxies import ProxyStore
+from nni_rank.spaces.nb201_net import nb201_flops
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE_FILE = REPO / 'config_yaml' / 'nb201_search_space.json'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _get(port: int, path: str):
+    with urllib.request.urlopen(f'http://127.0.0.1:{port}/api/v1/nni/{path}', timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _nnictl() -> list[str]:
+    exe = shutil.which('nnictl')
+    return [exe] if exe else [sys.executable, '-m', 'nni.tools.nnictl.nnictl']
+
+
+def _run_experiment(tmp_path: Path, name: str, trial_args: str, trials: int):
+    """Run a local experiment to the end; returns (trial-jobs, metric-data) as the web UI gets them."""
+    config = f"""experimentName: webui-{name}
+searchSpaceFile: {SPACE_FILE}
+trialCommand: {sys.executable} -m nni_rank.trial --space nb201 {trial_args}
+trialCodeDirectory: {REPO}
+trialConcurrency: 1
+maxTrialNumber: {trials}
+tuner:
+  name: Random
+  classArgs: {{seed: 0}}
+trainingService:
+  platform: local
+experimentWorkingDirectory: {tmp_path / 'experiments'}
+"""
+    (tmp_path / f'{name}.yml').write_text(config)
+    port = _free_port()
+    created = subprocess.run(_nnictl() + ['create', '--config', str(tmp_path / f'{name}.yml'), '--port', str(port)],
+                             capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stdout + created.stderr
+    exp_id = _get(port, 'experiment')['id']
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            status = _get(port, 'check-status')['status']
+            jobs = _get(port, 'trial-jobs')
+            finished = len(jobs) == trials and all(t['status'] not in ('WAITING', 'RUNNING') for t in jobs)
+            if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
+                break
+            time.sleep(2)
+        assert [t['status'] for t in jobs] == ['SUCCEEDED'] * trials, [(t['status'], t.get('stderrPath')) for t in jobs]
+        return jobs, _get(port, 'metric-data')
+    finally:
+        subprocess.run(_nnictl() + ['stop', exp_id], capture_output=True, timeout=120)
+
+
+def _params(job) -> dict:
+    return json.loads(job['hyperParameters'][0])['parameters']
+
+
+def _final(job) -> dict:
+    return json.loads(json.loads(job['finalMetricData'][0]['data']))
+
+
+def test_lookup_trials_show_accuracy_proxies_params_and_flops(nb201_csv, tmp_path):
+    args = f'--benchmark {nb201_csv} --dataset cifar10 --proxies synflow,params --proxy-cache {tmp_path / "cache"}'
+    jobs, metrics = _run_experiment(tmp_path, 'lookup', args, trials=2)
+    table = open_benchmark(str(nb201_csv))
+    store = ProxyStore(['synflow', 'params'], data='digits')
+    assert len({json.dumps(_params(j), sort_keys=True) for j in jobs}) == 2
+    for job in jobs:
+        params, final = _params(job), _final(job)
+        flops, n_params = nb201_flops(params)
+        proxies = store.score(params)
+        assert final['default'] == table.accuracy(params, 'cifar10')
+        assert final['synflow'] == pytest.approx(proxies['synflow'], rel=1e-9)
+        assert final['params'] == pytest.approx(proxies['params'], rel=1e-12) == pytest.approx(n_params, rel=1e-12)
+        assert final['flops'] == pytest.approx(flops, rel=1e-12)
+        assert final['undefined_proxies'] == 0
+        # metric-data (the charts' source) holds the same final dict and nothing else for a lookup
+        mine = [m for m in metrics if m['trialJobId'] == job['trialJobId']]
+        assert [m['type'] for m in mine] == ['FINAL'] and json.loads(json.loads(mine[0]['data'])) == final
+    assert list((tmp_path / 'cache').glob('nb201-proxies-*.csv')), 'the trials share the on-disk proxy cache'
+
+
+def test_training_trial_reports_intermediate_results(tmp_path):
+    args = '--train --data digits --epochs 2 --cells-per-stage 1 --channels 8 --train-limit 256 --test-limit 128'
+    jobs, metrics = _run_experiment(tmp_path, 'train', args, trials=1)
+    job = jobs[0]
+    final = _final(job)
+    flops, n_params = nb201_flops(_params(job), num_classes=10, channels=8, cells_per_stage=1)
+    assert set(final) == {'default', 'params', 'flops'}
+    assert final['params'] == pytest.approx(n_params) and final['flops'] == pytest.approx(flops)
+    assert 0.0 <= final['default'] <= 100.0
+    periodical = sorted((m for m in metrics if m['trialJobId'] == job['trialJobId'] and m['type'] == 'PERIODICAL'),
+                        key=lambda m: m['sequence'])
+    assert [m['sequence'] for m in periodical] == [0, 1]  # one per epoch: the web UI's accuracy curve
+    curve = [float(json.loads(json.loads(m['data']))) for m in periodical]
+    assert all(0.0 <= a <= 100.0 for a in curve)
+    assert curve[-1] == pytest.approx(final['default'])  # the last epoch's test accuracy is the final one
+
+
+def test_undefined_proxies_are_left_out_and_counted(nb201_csv, monkeypatch):
+    import nni
+    from nni_rank.trial import main
+    reported = []
+    monkeypatch.setattr(nni, 'report_final_result', reported.append)
+    empty = {k: 'none' for k in json.loads(SPACE_FILE.read_text())}  # no path from input to output
+    names = ['synflow', 'jacob_cov', 'naswot']
+    assert main(['--benchmark', str(nb201_csv), '--proxies', ','.join(names), '--params', json.dumps(empty)]) == 0
+    with pytest.warns(RuntimeWarning, match='undefined'):
+        scores = ProxyStore(names, data='digits').score(empty)
+    undefined = [n for n in names if not scores[n] == scores[n]]
+    assert undefined, scores  # the empty cell has NaN proxies: the case this test is about
+    final = reported[-1]
+    assert final['undefined_proxies'] == len(undefined) and not set(undefined) & set(final)
+    assert all(final[n] == scores[n] for n in names if n not in undefined)
+    assert final['default'] == open_benchmark(str(nb201_csv)).accuracy(empty, 'cifar10')
+    assert main(['--benchmark', str(nb201_csv), '--proxies', 'synflow,foo', '--params', json.dumps(empty)]) == 1
