@@ -14,6 +14,8 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.cli.main import main
 from nni_rank.tuners import ZcREATuner
+from nnictl_helpers import rest_get
+
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE = json.loads((REPO / 'config_yaml' / 'nb201_search_space.json').read_text())
@@ -121,11 +123,6 @@ def test_zc_rea_tuner_refuses_other_spaces():
         tuner.update_search_space({k: v for k, v in list(SPACE.items())[:5]})
 
 
-def _get(port, path):
-    import urllib.request
-    with urllib.request.urlopen(f'http://127.0.0.1:{port}/api/v1/nni/{path}', timeout=10) as r:
-        return json.loads(r.read())
-
 
 def test_nnictl_experiment_with_registered_zc_rea(nni_config_dir, nb201_csv, tmp_path):
     import socket
@@ -155,17 +152,17 @@ def test_nnictl_experiment_with_registered_zc_rea(nni_config_dir, nb201_csv, tmp
     created = subprocess.run(nnictl + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
                              capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert created.returncode == 0, created.stdout + created.stderr
-    exp_id = _get(port, 'experiment')['id']
+    exp_id = rest_get(port, 'experiment')['id']
     try:
         deadline = time.time() + 150
         while time.time() < deadline:
-            status = _get(port, 'check-status')['status']
-            trials = _get(port, 'trial-jobs')
+            status = rest_get(port, 'check-status')['status']
+            trials = rest_get(port, 'trial-jobs')
             finished = len(trials) == 4 and all(t['status'] not in ('WAITING', 'RUNNING') for t in trials)
             if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
                 break
             time.sleep(2)
-        assert status in ('DONE', 'NO_MORE_TRIAL'), _get(port, 'check-status')
+        assert status in ('DONE', 'NO_MORE_TRIAL'), rest_get(port, 'check-status')
         assert [t['status'] for t in trials] == ['SUCCEEDED'] * 4
         table = open_benchmark(str(nb201_csv))
         trials.sort(key=lambda t: t['startTime'])

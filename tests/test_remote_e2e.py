@@ -22,27 +22,15 @@ import pytest
 
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.spaces.nb201_net import nb201_flops
+from nnictl_helpers import free_port, nnictl_command, rest_get
+
 
 REPO = Path(__file__).resolve().parents[1]
 SSHD = Path('/usr/sbin/sshd')
 TRIALS = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
-
-def _get(port: int, path: str):
-    import urllib.request
-    with urllib.request.urlopen(f'http://127.0.0.1:{port}/api/v1/nni/{path}', timeout=10) as r:
-        return json.loads(r.read())
-
-
-def _nnictl() -> list[str]:
-    exe = shutil.which('nnictl')
-    return [exe] if exe else [sys.executable, '-m', 'nni.tools.nnictl.nnictl']
 
 
 def _keygen(path: Path) -> None:
@@ -80,7 +68,7 @@ def ssh_server(tmp_path):
     (ssh_dir / 'authorized_keys').chmod(0o600)
     if os.geteuid() == 0:
         Path('/run/sshd').mkdir(mode=0o755, exist_ok=True)  # privilege separation folder sshd insists on
-    port = _free_port()
+    port = free_port()
     config = ssh_dir / 'sshd_config'
     config.write_text(f"""Port {port}
 ListenAddress 127.0.0.1
@@ -150,17 +138,17 @@ trainingService:
 experimentWorkingDirectory: {tmp_path / 'experiments'}
 """
     (tmp_path / 'config.yml').write_text(config)
-    port = _free_port()
-    created = subprocess.run(_nnictl() + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
+    port = free_port()
+    created = subprocess.run(nnictl_command() + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
                              capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stdout + created.stderr
-    exp_id = _get(port, 'experiment')['id']
+    exp_id = rest_get(port, 'experiment')['id']
     manager_log = tmp_path / 'experiments' / exp_id / 'log' / 'nnimanager.log'
     try:
         deadline = time.time() + 150
         while time.time() < deadline:
-            status = _get(port, 'check-status')['status']
-            trials = _get(port, 'trial-jobs')
+            status = rest_get(port, 'check-status')['status']
+            trials = rest_get(port, 'trial-jobs')
             finished = len(trials) == TRIALS and all(t['status'] not in ('WAITING', 'RUNNING') for t in trials)
             if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
                 break
@@ -179,4 +167,4 @@ experimentWorkingDirectory: {tmp_path / 'experiments'}
             assert final['default'] == table.accuracy(params, 'cifar10')
             assert final['params'] == pytest.approx(n_params) and final['flops'] == pytest.approx(flops)
     finally:
-        subprocess.run(_nnictl() + ['stop', exp_id], capture_output=True, timeout=120)
+        subprocess.run(nnictl_command() + ['stop', exp_id], capture_output=True, timeout=120)

@@ -2,12 +2,9 @@
 scores, params and FLOPs as extra keys (and per-epoch intermediate results when training), read back
 through the REST API that the web UI itself reads (``trial-jobs``, ``metric-data``)."""
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,25 +12,14 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.proxies import ProxyStore
 from nni_rank.spaces.nb201_net import nb201_flops
+from nnictl_helpers import free_port, nnictl_command, rest_get
+
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE_FILE = REPO / 'config_yaml' / 'nb201_search_space.json'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
-
-def _get(port: int, path: str):
-    with urllib.request.urlopen(f'http://127.0.0.1:{port}/api/v1/nni/{path}', timeout=10) as r:
-        return json.loads(r.read())
-
-
-def _nnictl() -> list[str]:
-    exe = shutil.which('nnictl')
-    return [exe] if exe else [sys.executable, '-m', 'nni.tools.nnictl.nnictl']
 
 
 def _run_experiment(tmp_path: Path, name: str, trial_args: str, trials: int):
@@ -52,24 +38,24 @@ trainingService:
 experimentWorkingDirectory: {tmp_path / 'experiments'}
 """
     (tmp_path / f'{name}.yml').write_text(config)
-    port = _free_port()
-    created = subprocess.run(_nnictl() + ['create', '--config', str(tmp_path / f'{name}.yml'), '--port', str(port)],
+    port = free_port()
+    created = subprocess.run(nnictl_command() + ['create', '--config', str(tmp_path / f'{name}.yml'), '--port', str(port)],
                              capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stdout + created.stderr
-    exp_id = _get(port, 'experiment')['id']
+    exp_id = rest_get(port, 'experiment')['id']
     try:
         deadline = time.time() + 240
         while time.time() < deadline:
-            status = _get(port, 'check-status')['status']
-            jobs = _get(port, 'trial-jobs')
+            status = rest_get(port, 'check-status')['status']
+            jobs = rest_get(port, 'trial-jobs')
             finished = len(jobs) == trials and all(t['status'] not in ('WAITING', 'RUNNING') for t in jobs)
             if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
                 break
             time.sleep(2)
         assert [t['status'] for t in jobs] == ['SUCCEEDED'] * trials, [(t['status'], t.get('stderrPath')) for t in jobs]
-        return jobs, _get(port, 'metric-data')
+        return jobs, rest_get(port, 'metric-data')
     finally:
-        subprocess.run(_nnictl() + ['stop', exp_id], capture_output=True, timeout=120)
+        subprocess.run(nnictl_command() + ['stop', exp_id], capture_output=True, timeout=120)
 
 
 def _params(job) -> dict:
