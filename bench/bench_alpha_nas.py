@@ -22,13 +22,12 @@ import numpy as np
 import torch
 
 warnings.filterwarnings('ignore')
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_search import summarise  # noqa: E402
 
 from nni_rank.benchmarks import open_benchmark  # noqa: E402
 from nni_rank.evaluators import BenchmarkEvaluator  # noqa: E402
 from nni_rank.experiment import run_benchmark_search  # noqa: E402
+from nni_rank.experiment.compare import queries_summary  # noqa: E402
 from nni_rank.properties import NB201Properties, Unsatisfiable, property_table, synthesize  # noqa: E402
 from nni_rank.strategies import make_strategy  # noqa: E402
 from nni_rank.strategies.alpha_nas import AlphaNas  # noqa: E402
@@ -121,7 +120,7 @@ def main() -> None:
             secs.append(time.perf_counter() - t0)
             to_opt.append(res.queries_to_reach(optimum))
             to_top.append(res.queries_to_reach(top01))
-        o, t = summarise(to_opt, args.budget), summarise(to_top, args.budget)
+        o, t = queries_summary(to_opt, args.budget), queries_summary(to_top, args.budget)
         report['strategies'][name] = {'to_optimum': o, 'to_top0.1%': t, 'seconds_per_run': float(np.mean(secs)),
                                       'raw_to_optimum': to_opt, 'raw_to_top0.1%': to_top}
         print(f'{name:22s} {o["median"]:7.1f} / {o["worst"]:5d} / {o["reached"]:2d} of {o["runs"]:<12d}'

@@ -22,14 +22,10 @@ from nni_rank.benchmarks import open_benchmark  # noqa: E402
 from nni_rank.cli.rank import evaluate_ranking  # noqa: E402
 from nni_rank.evaluators import BenchmarkEvaluator  # noqa: E402
 from nni_rank.experiment import run_benchmark_search  # noqa: E402
+from nni_rank.experiment.compare import queries_summary  # noqa: E402
 from nni_rank.predictors import NB201Encoder, ProxyTable  # noqa: E402
 from nni_rank.strategies import make_strategy  # noqa: E402
 
-
-def summarise(values: list[int | None], budget: int) -> dict:
-    capped = np.array([budget + 1 if v is None else v for v in values])  # a miss counts as > budget
-    return {'median': float(np.median(capped)), 'worst': int(capped.max()),
-            'reached': int(sum(v is not None for v in values)), 'runs': len(values)}
 
 
 def bench_ranking(table, sizes, seeds, variants: dict[str, dict]) -> dict:
@@ -75,7 +71,7 @@ def bench_search(table, strategies: dict[str, dict], seeds: int, budget: int) ->
             to_top.append(res.queries_to_reach(top01))
             if spec['name'] == 'nar':
                 rounds += strategy.search.round_seconds
-        o, t = summarise(to_opt, budget), summarise(to_top, budget)
+        o, t = queries_summary(to_opt, budget), queries_summary(to_top, budget)
         row = {'to_optimum': o, 'to_top0.1%': t, 'seconds_per_run': float(np.mean(secs)),
                'raw_to_optimum': to_opt, 'raw_to_top0.1%': to_top, 'options': spec.get('options', {})}
         if rounds:

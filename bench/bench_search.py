@@ -22,8 +22,6 @@ from nni_rank.experiment.compare import queries_summary  # noqa: E402
 from nni_rank.strategies import make_strategy  # noqa: E402
 
 
-summarise = queries_summary  # a miss counts as budget + 1
-
 
 def main() -> None:
     p = argparse.ArgumentParser()
@@ -50,7 +48,7 @@ def main() -> None:
             secs.append(time.perf_counter() - start)
             to_opt.append(res.queries_to_reach(optimum))
             to_top.append(res.queries_to_reach(top01))
-        o, t = summarise(to_opt, args.budget), summarise(to_top, args.budget)
+        o, t = queries_summary(to_opt, args.budget), queries_summary(to_top, args.budget)
         report['strategies'][name] = {'to_optimum': o, 'to_top0.1%': t, 'seconds_per_run': float(np.mean(secs)),
                                       'raw_to_optimum': to_opt, 'raw_to_top0.1%': to_top}
         print(f'{name:10s} {o["median"]:7.1f} / {o["worst"]:5d} / {o["reached"]:2d} of {o["runs"]:<12d}'

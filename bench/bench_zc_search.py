@@ -76,6 +76,7 @@ def main() -> None:
     from nni_rank.benchmarks import open_benchmark
     from nni_rank.evaluators import BenchmarkEvaluator
     from nni_rank.experiment import run_benchmark_search
+    from nni_rank.experiment.compare import queries_summary
     from nni_rank.proxies import ProxyScorer
     from nni_rank.strategies import make_strategy
 
@@ -129,9 +130,7 @@ def main() -> None:
             to_opt.append(res.queries_to_reach(optimum))
         row = {}
         for key, vals in (('to_top0.1%', to_top), ('to_optimum', to_opt)):
-            capped = np.array([args.budget + 1 if v is None else v for v in vals])
-            row[key] = {'median': float(np.median(capped)), 'worst': int(capped.max()),
-                        'reached': sum(v is not None for v in vals), 'raw': vals}
+            row[key] = {**queries_summary(vals, args.budget), 'raw': vals}
         row['seconds_per_run'] = (time.perf_counter() - start) / args.seeds
         report['strategies'][name] = row
         t, o = row['to_top0.1%'], row['to_optimum']

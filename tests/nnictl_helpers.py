@@ -23,3 +23,20 @@ def nnictl_command() -> list[str]:
     """``nnictl`` on PATH, else the module run by this interpreter."""
     exe = shutil.which('nnictl')
     return [exe] if exe else [sys.executable, '-m', 'nni.tools.nnictl.nnictl']
+
+
+def wait_for_trials(port: int, count: int, seconds: float, poll: float = 2.0) -> tuple[str, list[dict]]:
+    """Poll until the experiment is over and its ``count`` trials are final; ``(status, trial-jobs)``.
+
+    The manager may say DONE before the last trials' states are final, so both are waited for.
+    """
+    import time
+    deadline = time.time() + seconds
+    while True:
+        status = rest_get(port, 'check-status')['status']
+        trials = rest_get(port, 'trial-jobs')
+        finished = len(trials) == count and all(t['status'] not in ('WAITING', 'RUNNING') for t in trials)
+        if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished) \
+                or time.time() >= deadline:
+            return status, trials
+        time.sleep(poll)

@@ -3,12 +3,11 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 
 from nni_rank.benchmarks import open_benchmark
-from nnictl_helpers import free_port, nnictl_command, rest_get
+from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,14 +34,7 @@ def test_nnictl_experiment_with_benchmark_trials(shared_data, tmp_path):
     assert created.returncode == 0, created.stdout + created.stderr
     exp_id = rest_get(port, 'experiment')['id']
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline:  # the manager may say DONE before the last trials' states are final
-            status = rest_get(port, 'check-status')['status']
-            trials = rest_get(port, 'trial-jobs')
-            finished = len(trials) == 4 and all(t['status'] not in ('WAITING', 'RUNNING') for t in trials)
-            if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
-                break
-            time.sleep(3)
+        status, trials = wait_for_trials(port, 4, seconds=300, poll=3)
         assert status in ('DONE', 'NO_MORE_TRIAL'), (status, rest_get(port, 'check-status'))
         assert [t['status'] for t in trials] == ['SUCCEEDED'] * 4, [(t['status'], t.get('stderrPath')) for t in trials]
         table = open_benchmark(benchmark)

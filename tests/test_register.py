@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nni
@@ -14,7 +13,7 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.cli.main import main
 from nni_rank.tuners import ZcREATuner
-from nnictl_helpers import rest_get
+from nnictl_helpers import rest_get, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,14 +153,7 @@ def test_nnictl_experiment_with_registered_zc_rea(nni_config_dir, nb201_csv, tmp
     assert created.returncode == 0, created.stdout + created.stderr
     exp_id = rest_get(port, 'experiment')['id']
     try:
-        deadline = time.time() + 150
-        while time.time() < deadline:
-            status = rest_get(port, 'check-status')['status']
-            trials = rest_get(port, 'trial-jobs')
-            finished = len(trials) == 4 and all(t['status'] not in ('WAITING', 'RUNNING') for t in trials)
-            if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
-                break
-            time.sleep(2)
+        status, trials = wait_for_trials(port, 4, seconds=150, poll=2)
         assert status in ('DONE', 'NO_MORE_TRIAL'), rest_get(port, 'check-status')
         assert [t['status'] for t in trials] == ['SUCCEEDED'] * 4
         table = open_benchmark(str(nb201_csv))

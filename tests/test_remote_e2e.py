@@ -22,7 +22,7 @@ import pytest
 
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.spaces.nb201_net import nb201_flops
-from nnictl_helpers import free_port, nnictl_command, rest_get
+from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,14 +145,7 @@ experimentWorkingDirectory: {tmp_path / 'experiments'}
     exp_id = rest_get(port, 'experiment')['id']
     manager_log = tmp_path / 'experiments' / exp_id / 'log' / 'nnimanager.log'
     try:
-        deadline = time.time() + 150
-        while time.time() < deadline:
-            status = rest_get(port, 'check-status')['status']
-            trials = rest_get(port, 'trial-jobs')
-            finished = len(trials) == TRIALS and all(t['status'] not in ('WAITING', 'RUNNING') for t in trials)
-            if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
-                break
-            time.sleep(2)
+        status, trials = wait_for_trials(port, TRIALS, seconds=150, poll=2)
         log_tail = manager_log.read_text()[-3000:] if manager_log.exists() else '(no manager log)'
         assert [t['status'] for t in trials] == ['SUCCEEDED'] * TRIALS, (status, trials, log_tail)
         assert all(t.get('envId') == 'remote-worker1' for t in trials), trials  # ran on the SSH worker

@@ -4,7 +4,6 @@ through the REST API that the web UI itself reads (``trial-jobs``, ``metric-data
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.proxies import ProxyStore
 from nni_rank.spaces.nb201_net import nb201_flops
-from nnictl_helpers import free_port, nnictl_command, rest_get
+from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,14 +43,7 @@ experimentWorkingDirectory: {tmp_path / 'experiments'}
     assert created.returncode == 0, created.stdout + created.stderr
     exp_id = rest_get(port, 'experiment')['id']
     try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            status = rest_get(port, 'check-status')['status']
-            jobs = rest_get(port, 'trial-jobs')
-            finished = len(jobs) == trials and all(t['status'] not in ('WAITING', 'RUNNING') for t in jobs)
-            if status in ('ERROR', 'STOPPED') or (status in ('DONE', 'NO_MORE_TRIAL') and finished):
-                break
-            time.sleep(2)
+        status, jobs = wait_for_trials(port, trials, seconds=240, poll=2)
         assert [t['status'] for t in jobs] == ['SUCCEEDED'] * trials, [(t['status'], t.get('stderrPath')) for t in jobs]
         return jobs, rest_get(port, 'metric-data')
     finally:
