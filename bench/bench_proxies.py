@@ -126,7 +126,7 @@ def main(argv=None) -> dict:
     import pandas as pd
     import torch
     from nni_rank.data import load_cifar, single_minibatch
-    from nni_rank.proxies import PROXIES, REFERENCE_COLUMNS, combine_ranks, resolve_names
+    from nni_rank.proxies import REFERENCE_COLUMNS, combine_ranks, resolve_names
     from nni_rank.proxies.activation import DAS_UNITS_WEIGHT
 
     data = Path(args.data)

@@ -6,7 +6,8 @@
    (published synflow: 0.737 / 0.763).
 2. zc-rea (warm-up + move proposal), zc-random (warm-up pool in proxy order) against NNI's rea and
    random on the same table, 20 seeds: queries to the CIFAR-10 top-0.1% (>= 16th best) and to the
-   optimum. Every table lookup is a query; proxy scores are not.
+   optimum. Every table lookup is a query; proxy scores are not. ``zc-rea-tuner`` in --strategies runs
+   the nnictl tuner (``ZcREATuner``) through NNI's tuner protocol on the same table.
 
     python bench/bench_zc_search.py --data ../shared/data --seeds 20 --budget 1000
 """
@@ -59,6 +60,25 @@ def fill_cache(archs: list[str], cache_dir: Path, workers: int) -> tuple[np.ndar
     return store.scores(archs), seconds, len(missing)
 
 
+def tuner_search(table, dataset: str, seed: int, budget: int, cache_dir: str, pool_size: int) -> list[float]:
+    """Accuracies in query order of ``ZcREATuner`` driven through NNI's tuner calls on the table."""
+    from nni_rank.tuners import ZcREATuner
+    space = json.loads((Path(__file__).resolve().parents[1] / 'config_yaml' / 'nb201_search_space.json').read_text())
+    tuner = ZcREATuner(seed=seed, cache_dir=cache_dir, pool_size=pool_size)
+    tuner.update_search_space(space)
+    accs = []
+    for pid in range(budget):
+        params = tuner.generate_parameters(pid)
+        accs.append(table.accuracy(params, dataset))
+        tuner.receive_trial_result(pid, params, accs[-1])
+        tuner.trial_end(pid, True)
+    return accs
+
+
+def first_reach(accs: list[float], threshold: float) -> int | None:
+    return next((i + 1 for i, a in enumerate(accs) if a >= threshold), None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--data', default=os.environ.get('NNI_RANK_SHARED_DATA', '../shared/data'))
@@ -67,7 +87,8 @@ def main() -> None:
     ap.add_argument('--seeds', type=int, default=20)
     ap.add_argument('--budget', type=int, default=1000)
     ap.add_argument('--pool-size', type=int, default=1000)
-    ap.add_argument('--strategies', default='zc-rea,zc-random,rea,random')
+    ap.add_argument('--strategies', default='zc-rea,zc-rea-tuner,zc-random,rea,random')
+    ap.add_argument('--dataset', default='cifar10', help='table column the searches maximise')
     ap.add_argument('--out', default='bench/results/zc_search.json')
     args = ap.parse_args()
 
@@ -113,17 +134,22 @@ def main() -> None:
               f'{row.get("cifar100_valid", float("nan")):.3f}  (published C10/C100 {row["published"]})  '
               f'on the 9,445: {row.get("cifar10_on_9445", float("nan")):.3f} (published {row.get("published_on_9445")})')
 
-    evaluator = BenchmarkEvaluator(table, dataset='cifar10')
-    optimum, top01 = table.top('cifar10')[0][1], table.threshold('cifar10', 0.001)
-    report.update(optimum=optimum, top01_threshold=top01, seeds=args.seeds, budget=args.budget,
+    evaluator = BenchmarkEvaluator(table, dataset=args.dataset)
+    optimum, top01 = table.top(args.dataset)[0][1], table.threshold(args.dataset, 0.001)
+    report.update(dataset=args.dataset, optimum=optimum, top01_threshold=top01, seeds=args.seeds, budget=args.budget,
                   pool_size=args.pool_size, strategies={})
     scorer = ProxyScorer('synflow', cache_dir=args.cache_dir)
     print(f'\n{"strategy":10s} {"to top-0.1% median / worst / reached":38s} {"to optimum median / worst / reached":38s}')
     for name in args.strategies.split(','):
-        opts = {'pool_size': args.pool_size, 'scorer': scorer} if name.startswith('zc-') else {}
+        opts = {'pool_size': args.pool_size, 'scorer': scorer} if name in ('zc-rea', 'zc-random') else {}
         to_top, to_opt = [], []
         start = time.perf_counter()
         for seed in range(args.seeds):
+            if name == 'zc-rea-tuner':
+                accs = tuner_search(table, args.dataset, seed, args.budget, args.cache_dir, args.pool_size)
+                to_top.append(first_reach(accs, top01))
+                to_opt.append(first_reach(accs, optimum))
+                continue
             res = run_benchmark_search(make_strategy(name, seed=seed, **opts), evaluator, args.budget, seed=seed,
                                        name=name)
             to_top.append(res.queries_to_reach(top01))
@@ -132,6 +158,8 @@ def main() -> None:
         for key, vals in (('to_top0.1%', to_top), ('to_optimum', to_opt)):
             row[key] = {**queries_summary(vals, args.budget), 'raw': vals}
         row['seconds_per_run'] = (time.perf_counter() - start) / args.seeds
+        if name != 'zc-rea-tuner':
+            row['strategy'] = repr(make_strategy(name, seed=0, **opts))
         report['strategies'][name] = row
         t, o = row['to_top0.1%'], row['to_optimum']
         print(f'{name:10s} {t["median"]:8.1f} / {t["worst"]:5d} / {t["reached"]:2d} of {args.seeds:<14d}'

@@ -5,8 +5,10 @@ evaluates by benchmark lookup (``--benchmark``) or by short real training (``--t
 reports to NNI: ``default`` = accuracy, plus every other metric as extra keys, so NNI's web UI shows
 them in its trial table and charts. Extra keys: the table's other metrics (lookup), ``params`` and
 ``flops`` (millions, of the network the accuracy belongs to), zero-cost proxy scores
-(``--proxies``; undefined ones are left out and counted in ``undefined_proxies``). Training trials
-also report the test accuracy after every epoch as an intermediate result.
+(``--proxies``; undefined ones are left out and counted in ``undefined_proxies``), and whatever the
+tuner passed along in the parameters under ``_report_*`` keys (NAR's ``predicted_tier``; see
+:mod:`nni_rank.tuners.reports`). Training trials also report the test accuracy after every epoch as an
+intermediate result.
 """
 from __future__ import annotations
 
@@ -106,9 +108,10 @@ def main(argv=None) -> int:
         params = json.loads(args.params) if args.params else nni.get_next_parameter()
         if not params:
             raise ValueError('no parameters: run this under nnictl, or pass --params \'{"0_1": "conv_3x3", ...}\'')
+        from .tuners.reports import split_reports
+        params, extra = split_reports(params)
         evaluator = make_evaluator(args)
         arch = evaluator.arch_of(params)
-        extra = {}
         if args.proxies:
             extra.update(proxy_metrics(arch, args.proxies, args.proxy_data, args.proxy_cache, args.seed, args.device))
         if not args.train:  # training trials report the params/flops of the network they trained

@@ -272,6 +272,32 @@ def test_tuner_protocol_resume_and_failures(table):
         NARTuner().update_search_space({'x': {'_type': 'choice', '_value': [{'_name': 'a'}]}})
 
 
+def test_tuner_reports_predicted_tier_only_when_asked(table):
+    from nni_rank.tuners import split_reports
+    space = json.loads((Path(__file__).parents[1] / 'config_yaml' / 'nb201_search_space.json').read_text())
+    args = dict(seed=0, init_samples=6, batch_size=2, pool_size=200, stats_samples=200)
+    tuners = {flag: NARTuner(report_prediction=flag, **args) for flag in (False, True)}
+    proposed = {flag: [] for flag in tuners}
+    for flag, tuner in tuners.items():
+        tuner.update_search_space(space)
+        for pid in range(12):
+            params = tuner.generate_parameters(pid)
+            proposed[flag].append(params)
+            choices, _ = split_reports(params)
+            tuner.receive_trial_result(pid, params, table.accuracy(choices, 'cifar10'))  # reports ignored
+            tuner.trial_end(pid, True)
+    plain = proposed[False]
+    assert all(set(p) == set(space) for p in plain)
+    reports = [split_reports(p)[1] for p in proposed[True]]
+    assert [split_reports(p)[0] for p in proposed[True]] == plain  # the report does not change the search
+    assert reports[:6] == [{}] * 6  # the random initial sample has no prediction
+    tiers = [r['predicted_tier'] for r in reports[6:]]
+    assert all(isinstance(t, int) and 0 <= t < 5 for t in tiers)
+    search = tuners[True].search  # the tier is the predictor's: the last round's predictions match
+    last = [NB201Arch.from_sample(split_reports(p)[0]) for p in proposed[True][-2:]]
+    assert [search.predicted_tier(c) for c in last] == tiers[-2:]
+
+
 # ------------------------------------------------------------------------------------------- CLI and proxies
 def test_cli_rank_json_and_transfer(nb201_csv, table, tmp_path, capsys):
     out = tmp_path / 'rank.json'

@@ -36,7 +36,8 @@ def _params_score(params):
 def test_register_and_unregister(nni_config_dir, capsys):
     assert main(['register']) == 0
     text = (nni_config_dir / 'registered_algorithms.yml').read_text()
-    for name, cls in (('NAR', 'NARTuner'), ('ZcREA', 'ZcREATuner'), ('AlphaNAS', 'AlphaNasTuner')):
+    for name, cls in (('NAR', 'NARTuner'), ('ZcREA', 'ZcREATuner'), ('AlphaNAS', 'AlphaNasTuner'),
+                      ('Reinforce', 'ReinforceTuner')):
         assert f'builtinName: {name}' in text and cls in text
     listed = subprocess.run([sys.executable, '-m', 'nni.tools.nnictl.nnictl', 'algo', 'list'], capture_output=True,
                             text=True, timeout=120, env=os.environ.copy()).stdout

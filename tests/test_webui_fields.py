@@ -1,5 +1,5 @@
 """What NNI's web UI shows: real ``nnictl`` experiments whose trials report accuracy as ``default`` plus proxy
-scores, params and FLOPs as extra keys (and per-epoch intermediate results when training), read back
+scores, NAR's predicted tier, params and FLOPs as extra keys (and per-epoch intermediate results when training), read back
 through the REST API that the web UI itself reads (``trial-jobs``, ``metric-data``)."""
 import json
 import subprocess
@@ -21,7 +21,12 @@ SPACE_FILE = REPO / 'config_yaml' / 'nb201_search_space.json'
 
 
 
-def _run_experiment(tmp_path: Path, name: str, trial_args: str, trials: int):
+RANDOM_TUNER = """tuner:
+  name: Random
+  classArgs: {seed: 0}"""
+
+
+def _run_experiment(tmp_path: Path, name: str, trial_args: str, trials: int, tuner: str = RANDOM_TUNER):
     """Run a local experiment to the end; returns (trial-jobs, metric-data) as the web UI gets them."""
     config = f"""experimentName: webui-{name}
 searchSpaceFile: {SPACE_FILE}
@@ -29,9 +34,7 @@ trialCommand: {sys.executable} -m nni_rank.trial --space nb201 {trial_args}
 trialCodeDirectory: {REPO}
 trialConcurrency: 1
 maxTrialNumber: {trials}
-tuner:
-  name: Random
-  classArgs: {{seed: 0}}
+{tuner}
 trainingService:
   platform: local
 experimentWorkingDirectory: {tmp_path / 'experiments'}
@@ -77,6 +80,26 @@ def test_lookup_trials_show_accuracy_proxies_params_and_flops(nb201_csv, tmp_pat
         mine = [m for m in metrics if m['trialJobId'] == job['trialJobId']]
         assert [m['type'] for m in mine] == ['FINAL'] and json.loads(json.loads(mine[0]['data'])) == final
     assert list((tmp_path / 'cache').glob('nb201-proxies-*.csv')), 'the trials share the on-disk proxy cache'
+
+
+def test_nar_trials_show_the_predicted_tier(nb201_csv, tmp_path):
+    class_args = {'optimize_mode': 'maximize', 'seed': 0, 'init_samples': 2, 'batch_size': 2, 'pool_size': 50,
+                  'stats_samples': 50, 'report_prediction': True}
+    tuner = f"""tuner:
+  className: nni_rank.tuners.nar_tuner.NARTuner
+  codeDirectory: {REPO}
+  classArgs: {json.dumps(class_args)}"""
+    jobs, _ = _run_experiment(tmp_path, 'nar', f'--benchmark {nb201_csv} --dataset cifar10', trials=4, tuner=tuner)
+    table = open_benchmark(str(nb201_csv))
+    jobs.sort(key=lambda j: j['startTime'])
+    for i, job in enumerate(jobs):
+        params, final = _params(job), _final(job)
+        choices = {k: v for k, v in params.items() if not k.startswith('_report_')}
+        assert final['default'] == table.accuracy(choices, 'cifar10')
+        if i < 2:  # the random initial sample: no predictor yet, no tier
+            assert '_report_predicted_tier' not in params and 'predicted_tier' not in final
+        else:  # the tier the tuner predicted for this cell, shown next to its accuracy
+            assert final['predicted_tier'] == params['_report_predicted_tier'] in range(5)
 
 
 def test_training_trial_reports_intermediate_results(tmp_path):

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Hashable, Sequence
 
-from ..spaces.nb201 import EDGE_LABELS, NB201Arch
+from ..spaces.nb201 import NB201Arch
 from .base import BenchmarkError, BenchmarkTable
 
 #: Value stored in NNI's NOT NULL columns when the source table has no such figure; read back as NaN.

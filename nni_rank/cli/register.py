@@ -1,7 +1,7 @@
 """``nni-rank register`` / ``nni-rank unregister``: the project's tuners as named NNI algorithms.
 
 ``register`` writes an NNI algorithm meta file and runs ``nnictl algo register --meta FILE``; afterwards a
-config says ``tuner: {name: NAR}`` (or ``ZcREA``, ``AlphaNAS``) and ``nnictl algo list`` shows them.
+config says ``tuner: {name: NAR}`` (or ``ZcREA``, ``AlphaNAS``, ``Reinforce``) and ``nnictl algo list`` shows them.
 NNI keeps them in ``registered_algorithms.yml`` of its config directory (``$NNI_CONFIG_DIR``, else
 ``sys.prefix/nni`` in a virtual environment, else ``~/.config/nni``).
 """
@@ -22,6 +22,8 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
               'zero-cost regularized evolution: synflow warm-up + move proposal (NAS-Bench-201 spaces)'),
     'AlphaNAS': ('nni_rank.tuners.alpha_nas_tuner.AlphaNasTuner',
                  'alpha-NAS: property-guided evolution (NAS-Bench-201 spaces)'),
+    'Reinforce': ('nni_rank.tuners.reinforce_tuner.ReinforceTuner',
+                  'REINFORCE with an EMA baseline over choice spaces (the NAS-Bench-201 RL baseline)'),
 }
 
 

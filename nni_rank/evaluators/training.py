@@ -10,8 +10,7 @@ import torch
 from nni.mutable import Sample
 from torch import nn
 
-from ..spaces.nb201 import NB201Arch
-from ..spaces.nb201_net import build_nb201, count_parameters, nb201_flops
+from ..spaces.nb201_net import build_nb201, nb201_flops
 from .benchmark import SampleEvaluator
 
 

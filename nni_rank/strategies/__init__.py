@@ -7,7 +7,7 @@ from nni.nas.strategy import Strategy
 
 from .alpha_nas import alpha_nas
 from .nar import nar_strategy_factory
-from .nni_builtin import SeededTPE, policy_based_rl, random_search, regularized_evolution, tpe
+from .nni_builtin import SeededTPE, TunerStrategy, policy_based_rl, random_search, regularized_evolution, reinforce, tpe
 from .zero_cost import ZeroCostEvolution, ZeroCostRandom, zero_cost_evolution, zero_cost_random
 
 #: name -> factory(seed=..., **options) returning an NNI ``Strategy``.
@@ -16,6 +16,7 @@ STRATEGIES: dict[str, Callable[..., Strategy]] = {
     'rea': regularized_evolution,
     'tpe': tpe,
     'rl': policy_based_rl,
+    'reinforce': reinforce,
     'nar': nar_strategy_factory,
     'zc-random': zero_cost_random,
     'zc-rea': zero_cost_evolution,
@@ -30,4 +31,4 @@ def make_strategy(name: str, seed: int | None = None, **options) -> Strategy:
     return STRATEGIES[name](seed=seed, **options)
 
 
-__all__ = ['STRATEGIES', 'SeededTPE', 'ZeroCostEvolution', 'ZeroCostRandom', 'make_strategy']
+__all__ = ['STRATEGIES', 'SeededTPE', 'TunerStrategy', 'ZeroCostEvolution', 'ZeroCostRandom', 'make_strategy']

@@ -270,6 +270,12 @@ class NARSearch:
         self._seen.add(self.adapter.key(fresh[0]))
         return fresh[0]
 
+    def predicted_tier(self, cand: Any) -> int | None:
+        """The tier (0 = top) the current predictor puts ``cand`` in; None before the first round."""
+        if self.predictor is None:
+            return None
+        return int(self.predictor.predict_tier(self.features([cand]))[0])
+
     def _unseen(self, cands: Sequence[Any], limit: int | None = None) -> list[Any]:
         out, keys = [], set()
         for c in cands:

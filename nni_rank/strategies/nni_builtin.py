@@ -3,7 +3,7 @@
 Two fixes over using them raw: NNI's ``TPE`` strategy wraps ``TpeTuner``, whose default
 ``optimize_mode`` is *minimize* (it would hunt for the worst accuracy), and its loop sleeps one
 second per trial even on the in-process sequential engine; :class:`SeededTPE` maximises and only
-waits when no worker is idle.
+waits when no worker is idle (:class:`TunerStrategy`, which also runs the project's REINFORCE tuner).
 """
 from __future__ import annotations
 
@@ -16,12 +16,8 @@ from nni.nas.strategy.hpo import HPOTunerStrategy
 from nni.typehint import SearchSpace
 
 
-class SeededTPE(HPOTunerStrategy):
-    """NNI's TPE tuner as a NAS strategy: maximises, seeded, no idle sleeping."""
-
-    def __init__(self, seed: int | None = None, optimize_mode: str = 'maximize', **tpe_args):
-        from nni.algorithms.hpo.tpe_tuner import TpeTuner
-        super().__init__(TpeTuner(optimize_mode=optimize_mode, seed=seed, tpe_args=tpe_args or None))
+class TunerStrategy(HPOTunerStrategy):
+    """An NNI HPO tuner as a NAS strategy (NNI's ``HPOTunerStrategy``) that only waits when no worker is idle."""
 
     def _run(self) -> None:
         space = {label: m.as_legacy_dict() for label, m in self.model_space.simplify().items()}
@@ -41,6 +37,20 @@ class SeededTPE(HPOTunerStrategy):
                 self._model_count += 1
             self.engine.submit_models(model)
         self.engine.wait_models()
+
+
+class SeededTPE(TunerStrategy):
+    """NNI's TPE tuner as a NAS strategy: maximises, seeded, no idle sleeping."""
+
+    def __init__(self, seed: int | None = None, optimize_mode: str = 'maximize', **tpe_args):
+        from nni.algorithms.hpo.tpe_tuner import TpeTuner
+        super().__init__(TpeTuner(optimize_mode=optimize_mode, seed=seed, tpe_args=tpe_args or None))
+
+
+def reinforce(seed: int | None = None, **kwargs) -> TunerStrategy:
+    """REINFORCE with an EMA baseline (NAS-Bench-201's RL baseline; :class:`~nni_rank.tuners.ReinforceTuner`)."""
+    from ..tuners.reinforce_tuner import ReinforceTuner
+    return TunerStrategy(ReinforceTuner(seed=seed, **kwargs))
 
 
 def policy_based_rl(seed: int | None = None, **kwargs):

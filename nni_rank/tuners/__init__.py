@@ -10,9 +10,14 @@ _EXPORTS = {
     'mutables_from_search_space': 'nar_tuner',
     'AlphaNasTuner': 'alpha_nas_tuner',
     'ZcREATuner': 'zc_rea_tuner',
+    'ReinforceTuner': 'reinforce_tuner',
+    'REPORT_PREFIX': 'reports',
+    'with_reports': 'reports',
+    'split_reports': 'reports',
 }
 
-__all__ = ['NARTuner', 'mutables_from_search_space', 'AlphaNasTuner', 'ZcREATuner']
+__all__ = ['NARTuner', 'mutables_from_search_space', 'AlphaNasTuner', 'ZcREATuner', 'ReinforceTuner',
+           'REPORT_PREFIX', 'with_reports', 'split_reports']
 
 
 def __getattr__(name: str):

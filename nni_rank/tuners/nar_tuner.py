@@ -22,6 +22,8 @@ import nni
 from nni.tuner import Tuner
 from nni.utils import extract_scalar_reward
 
+from .reports import imported_results, with_reports
+
 __all__ = ['NARTuner', 'mutables_from_search_space']
 
 _logger = logging.getLogger(__name__)
@@ -66,18 +68,23 @@ class NARTuner(Tuner):
 
     Parameters are those of :class:`~nni_rank.strategies.nar.NARSearch` plus ``optimize_mode``
     (``'maximize'`` for accuracy), ``max_trials`` (raise ``NoMoreTrialError`` after that many
-    parameter sets; None: until the space is exhausted), ``device`` for the predictor.
+    parameter sets; None: until the space is exhausted), ``device`` for the predictor, and
+    ``report_prediction``: add the tier the predictor put each candidate in (0 = top; none for the random
+    initial sample) to its parameters as ``_report_predicted_tier``; ``python -m nni_rank.trial`` reports
+    it as ``predicted_tier`` in the final result (see :mod:`nni_rank.tuners.reports`).
     """
 
     def __init__(self, optimize_mode: str = 'maximize', init_samples: int = 16, batch_size: int = 4,
                  pool_size: int = 1000, stats_samples: int = 1000, smoothing: float = 0.5, num_tiers: int = 5,
-                 max_trials: int | None = None, device: str = 'cpu', seed: int | None = None):
+                 max_trials: int | None = None, device: str = 'cpu', report_prediction: bool = False,
+                 seed: int | None = None):
         if optimize_mode not in ('maximize', 'minimize'):
             raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
         if max_trials is not None and max_trials < 1:
             raise ValueError(f'max_trials must be positive or None, got {max_trials}')
         self.optimize_mode = optimize_mode
         self.max_trials = max_trials
+        self.report_prediction = report_prediction
         self._search_args = dict(init_samples=init_samples, batch_size=batch_size, pool_size=pool_size,
                                  stats_samples=stats_samples, smoothing=smoothing, num_tiers=num_tiers,
                                  predictor_args={'device': device}, seed=seed)
@@ -105,7 +112,9 @@ class NARTuner(Tuner):
             raise nni.NoMoreTrialError('NARTuner: every architecture of the space has been proposed')
         self._params[parameter_id] = cand
         self._generated += 1
-        return self.search.adapter.to_sample(cand)
+        params = self.search.adapter.to_sample(cand)
+        tier = self.search.predicted_tier(cand) if self.report_prediction else None
+        return params if tier is None else with_reports(params, predicted_tier=tier)
 
     def receive_trial_result(self, parameter_id: int, parameters: dict, value, **kwargs) -> None:
         reward = extract_scalar_reward(value)
@@ -124,12 +133,7 @@ class NARTuner(Tuner):
 
     def import_data(self, data: list[dict]) -> None:
         """Replay finished trials (``nnictl resume`` / ``experiment.import_data``): ``[{parameter, value}, ...]``."""
-        for record in data:
-            params = record.get('parameter')
-            if not params:
-                continue
-            value = record.get('value')
-            reward = None if value is None else extract_scalar_reward(value)
+        for params, reward in imported_results(data):
             if self.search is None:
                 self._imported.append((params, reward))
             else:

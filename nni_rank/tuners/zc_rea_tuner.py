@@ -44,7 +44,8 @@ class ZcREATuner(Tuner):
     optimize_mode
         ``'maximize'`` (accuracy) or ``'minimize'``.
     population_size, sample_size
-        Regularized evolution: population (the newest results) and tournament size.
+        Regularized evolution: population (the newest results) and tournament size (defaults as
+        :class:`~nni_rank.strategies.zero_cost.ZeroCostEvolution`, which says how they were chosen).
     pool_size
         Random cells scored by the proxy for the warm-up (0: random initial population).
     random_move_prob
@@ -56,14 +57,17 @@ class ZcREATuner(Tuner):
         ``cache_dir`` keeps scores on disk across experiments).
     max_trials
         Raise ``NoMoreTrialError`` after this many parameter sets (None: until the space is used up).
+    proxy_seed
+        Seeds the proxy's network initialisation and minibatch; the same for every search seed, so
+        experiments share one ``cache_dir`` (as the ``zc-rea`` strategy does).
     seed
-        Seeds the pool, the tournaments and the proxy's network initialisation.
+        Seeds the pool and the tournaments.
     """
 
-    def __init__(self, optimize_mode: str = 'maximize', population_size: int = 20, sample_size: int = 5,
-                 pool_size: int = 1000, random_move_prob: float = 0.25, proxy: str = 'synflow',
+    def __init__(self, optimize_mode: str = 'maximize', population_size: int = 5, sample_size: int = 2,
+                 pool_size: int = 1000, random_move_prob: float = 0.0, proxy: str = 'synflow',
                  data: str = 'digits', batch_size: int = 64, cache_dir: str | None = None, device: str = 'cpu',
-                 max_trials: int | None = None, seed: int | None = None):
+                 max_trials: int | None = None, proxy_seed: int = 0, seed: int | None = None):
         if optimize_mode not in ('maximize', 'minimize'):
             raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
         if population_size < 1 or not 1 <= sample_size <= population_size:
@@ -78,7 +82,7 @@ class ZcREATuner(Tuner):
         self.optimize_mode = optimize_mode
         self.population_size, self.sample_size = population_size, sample_size
         self.pool_size, self.random_move_prob, self.max_trials = pool_size, random_move_prob, max_trials
-        self._scorer_args = dict(proxies=proxy, data=data, batch_size=batch_size, seed=seed or 0,
+        self._scorer_args = dict(proxies=proxy, data=data, batch_size=batch_size, seed=proxy_seed,
                                  cache_dir=cache_dir, device=device)
         self.scorer = None  # ProxyScorer, built with the search space
         self._rng = random.Random(seed)
