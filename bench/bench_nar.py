@@ -91,7 +91,7 @@ def main() -> None:
     p.add_argument('--proxy-table', default='../shared/data/nb201_zc_reference_cifar10.csv',
                    help='reference zero-cost proxy values (NAS-Bench-Suite-Zero CSV); empty to skip proxies')
     p.add_argument('--proxies', default='synflow,naswot')
-    p.add_argument('--sizes', default='50,100,500,1000')
+    p.add_argument('--sizes', default='50,100,500,1000', help="labelled set sizes; '' to only re-run the searches")
     p.add_argument('--rank-seeds', type=int, default=10)
     p.add_argument('--search-seeds', type=int, default=20)
     p.add_argument('--budget', type=int, default=1000)
@@ -110,13 +110,17 @@ def main() -> None:
         variants['nar+proxies'] = {'features': X, 'proxies': proxies, 'proxy_store': store,
                                    'test_limit': len(archs)}
         strategies['nar+proxies'] = {'name': 'nar', 'options': {'proxies': proxies, 'proxy_table': args.proxy_table}}
-    for name in args.baselines.split(','):
+    for name in filter(None, args.baselines.split(',')):
         strategies[name] = {'name': name}
     start = time.perf_counter()
     report = {'benchmark': args.benchmark, 'proxy_table': args.proxy_table, 'proxies': proxies,
               'cpu_threads': torch.get_num_threads(),
-              'ranking': bench_ranking(table, [int(s) for s in args.sizes.split(',')], args.rank_seeds, variants),
               'search': bench_search(table, strategies, args.search_seeds, args.budget)}
+    sizes = [int(s) for s in args.sizes.split(',') if s]
+    if sizes:
+        report['ranking'] = bench_ranking(table, sizes, args.rank_seeds, variants)
+    elif Path(args.out).is_file():  # --sizes '': search only; keep the ranking figures already measured
+        report['ranking'] = json.loads(Path(args.out).read_text()).get('ranking')
     report['seconds'] = time.perf_counter() - start
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))

@@ -225,6 +225,28 @@ def test_generic_space_with_a_continuous_label():
     assert np.mean(late) > np.mean(early)
 
 
+def test_warm_up_starts_from_the_best_of_the_proxy_pool(shared_data):
+    pools = []
+
+    def convs(samples):  # a stand-in proxy: 3x3 convolutions in the cell (higher is better)
+        pools.append(list(samples))
+        return np.array([[NB201Arch.from_sample(s).ops.count('nor_conv_3x3')] for s in samples], dtype=float)
+
+    search = NARSearch(NB201Adapter(), init_samples=8, warm_up=300, feature_fn=convs, pool_size=50,
+                       stats_samples=50, seed=0)
+    first = [search.ask() for _ in range(8)]
+    pool_scores = sorted(convs(pools[0])[:, 0], reverse=True)
+    assert [c.ops.count('nor_conv_3x3') for c in first] == pool_scores[:8]
+    assert len({c.canonical() for c in first}) == 8
+    with pytest.raises(ValueError, match='warm_up'):
+        NARSearch(NB201Adapter(), warm_up=100)
+    # ``proxies=`` turns the warm-up on by default
+    strategy = make_strategy('nar', seed=0, proxies='synflow,naswot',
+                             proxy_table=str(shared_data / 'nb201_zc_reference_cifar10.csv'))
+    assert strategy._search_args['warm_up'] == 1000 and strategy._search_args['init_samples'] == 8
+    assert make_strategy('nar', seed=0)._search_args['warm_up'] == 0
+
+
 def test_state_dict_resumes_without_repeats(table):
     ev = BenchmarkEvaluator(table, dataset='cifar10')
     first = NARStrategy(seed=0, init_samples=8, pool_size=200, stats_samples=200)
