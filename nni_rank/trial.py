@@ -13,7 +13,6 @@ intermediate result.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
@@ -82,25 +81,6 @@ def cost_metrics(arch, dataset: str) -> dict[str, float]:
     return {'params': params, 'flops': flops}
 
 
-@contextlib.contextmanager
-def extra_final_metrics(extra: dict[str, float]):
-    """Add ``extra`` keys to the final result the evaluator reports (keys it sets itself win)."""
-    import nni
-    report = nni.report_final_result
-
-    def merged(metric):
-        metric = dict(metric) if isinstance(metric, dict) else {'default': metric}
-        for k, v in extra.items():
-            metric.setdefault(k, v)
-        report(metric)
-
-    nni.report_final_result = merged
-    try:
-        yield
-    finally:
-        nni.report_final_result = report
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     import nni
@@ -116,8 +96,7 @@ def main(argv=None) -> int:
             extra.update(proxy_metrics(arch, args.proxies, args.proxy_data, args.proxy_cache, args.seed, args.device))
         if not args.train:  # training trials report the params/flops of the network they trained
             extra.update((k, v) for k, v in cost_metrics(arch, args.dataset).items() if k not in extra)
-        with extra_final_metrics(extra):
-            value = evaluator.evaluate(params)
+        value = evaluator.evaluate(params, extra=extra)
     except (ValueError, LookupError, FileNotFoundError) as err:
         print(f'nni_rank.trial: error: {err}', file=sys.stderr)
         return 1

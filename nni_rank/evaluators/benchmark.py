@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import nni
 from nni.mutable import Categorical, Sample
@@ -40,6 +40,15 @@ class SampleEvaluator(NniBenchmarkEvaluator):
             return SlimBenchmarkSpace({op.label: op for op in ops})
         from nni.nas.benchmark import NasBench101Benchmark
         return NasBench101Benchmark.default_space()
+
+    @staticmethod
+    def report(result: Mapping[str, float], extra: Mapping[str, Any] | None = None) -> None:
+        """Report ``result`` as NNI's final result, plus the ``extra`` keys it does not set itself
+        (what the trial adds for the web UI: proxy scores, a tuner's predicted tier)."""
+        merged = dict(result)
+        for key, value in (extra or {}).items():
+            merged.setdefault(key, value)
+        nni.report_final_result(merged)
 
     def arch_of(self, sample: Sample) -> Any:
         """The architecture of an NNI sample (an ``NB201Arch``; an NB101 hash for ``space='nb101'``)."""
@@ -84,7 +93,7 @@ class BenchmarkEvaluator(SampleEvaluator):
         result.update((k, v) for k, v in row.items() if k != self.metric and not math.isnan(v))
         return result
 
-    def evaluate(self, sample: Sample) -> float:
+    def evaluate(self, sample: Sample, extra: Mapping[str, Any] | None = None) -> float:
         result = self.lookup(sample)
-        nni.report_final_result(result)
+        self.report(result, extra)
         return result['default']

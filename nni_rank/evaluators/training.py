@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import nni
 import torch
@@ -83,7 +83,7 @@ class TrainingEvaluator(SampleEvaluator):
                              make_loader(test, 256, shuffle=False, seed=self.seed))
         return self._loaders
 
-    def evaluate(self, sample: Sample) -> float:
+    def evaluate(self, sample: Sample, extra: Mapping[str, Any] | None = None) -> float:
         arch = self.arch_of(sample)
         train_loader, test_loader = self.loaders()
         torch.manual_seed(self.seed)  # same init stream for every architecture
@@ -93,6 +93,5 @@ class TrainingEvaluator(SampleEvaluator):
                              report=lambda epoch, a: nni.report_intermediate_result(a))
         flops, params = nb201_flops(arch, num_classes=self.num_classes, channels=self.channels,
                                     cells_per_stage=self.cells_per_stage)
-        result = {'default': acc, 'params': params, 'flops': flops}
-        nni.report_final_result(result)
+        self.report({'default': acc, 'params': params, 'flops': flops}, extra)
         return acc

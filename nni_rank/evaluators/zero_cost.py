@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import nni
 from nni.mutable import Sample
@@ -79,11 +79,11 @@ class ZeroCostEvaluator(SampleEvaluator):
         self.scorer = ProxyScorer(self.names, data=str(data), batch_size=batch_size, seed=seed,
                                   cache_dir=cache_dir, device=device)
 
-    def evaluate(self, sample: Sample) -> float:
+    def evaluate(self, sample: Sample, extra: Mapping[str, Any] | None = None) -> float:
         arch = self.arch_of(sample)
         row = self.scorer.store.scores([arch])[0]
         result = proxy_report(dict(zip(self.names, row)), self.default)
-        nni.report_final_result(result)
+        self.report(result, extra)
         return result['default']
 
 
