@@ -247,6 +247,28 @@ def test_warm_up_starts_from_the_best_of_the_proxy_pool(shared_data):
     assert make_strategy('nar', seed=0)._search_args['warm_up'] == 0
 
 
+def test_tuner_with_proxies_starts_from_the_proxies_best(shared_data, table):
+    from nni_rank.tuners import split_reports
+    space = json.loads((Path(__file__).parents[1] / 'config_yaml' / 'nb201_search_space.json').read_text())
+    ref = str(shared_data / 'nb201_zc_reference_cifar10.csv')
+    firsts = {}
+    for label, extra in (('random', {}), ('proxies', {'proxies': 'synflow,naswot', 'proxy_table': ref})):
+        tuner = NARTuner(seed=0, pool_size=200, stats_samples=200, **extra)
+        tuner.update_search_space(space)
+        accs = []
+        for pid in range(8):
+            params = split_reports(tuner.generate_parameters(pid))[0]
+            accs.append(table.accuracy(params, 'cifar10'))
+            tuner.receive_trial_result(pid, params, accs[-1])
+        firsts[label] = np.array(accs)
+        assert tuner.search.init_samples == (8 if extra else 16)
+    everything = np.array(table.values('cifar10'))
+    # the 8 warm-up cells (proxies' best of 1,000) beat 8 random ones and the space's 80th percentile
+    assert firsts['proxies'].mean() > max(firsts['random'].mean(), np.percentile(everything, 80))
+    tuner.generate_parameters(8)
+    assert tuner.search.rounds == 1  # after the 8 warm-up results it ranks right away
+
+
 def test_state_dict_resumes_without_repeats(table):
     ev = BenchmarkEvaluator(table, dataset='cifar10')
     first = NARStrategy(seed=0, init_samples=8, pool_size=200, stats_samples=200)

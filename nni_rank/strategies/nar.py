@@ -30,7 +30,8 @@ from nni.nas.strategy import Strategy
 from ..predictors import GenericEncoder, NARPredictor, NB201Encoder, TierStatistics, with_extra_features
 from ..spaces import EDGE_LABELS, NNI_OPS, OPS, NB201Arch, SpaceEncoder
 
-__all__ = ['NARSearch', 'NARStrategy', 'nar_strategy_factory', 'make_adapter', 'NB201Adapter', 'GenericAdapter']
+__all__ = ['NARSearch', 'NARStrategy', 'nar_strategy_factory', 'proxy_features', 'make_adapter', 'NB201Adapter',
+           'GenericAdapter']
 
 _logger = logging.getLogger(__name__)
 
@@ -525,18 +526,29 @@ def nar_strategy_factory(seed: int | None = None, proxies: str | Sequence[str] |
     random cells (NB201 C10, synflow+naswot, tuning seeds 100-111, median queries to the optimum: 35 with
     16 random initial samples, 27 with 16 warm-up ones, 21 with 8).
     """
-    if proxies:
-        names = [n.strip() for n in proxies.split(',')] if isinstance(proxies, str) else list(proxies)
-        if 'feature_fn' in options:
-            raise ValueError('give either proxies=... or feature_fn=..., not both')
-        if proxy_table:
-            from ..predictors import ProxyTable
-            options['feature_fn'] = ProxyTable(proxy_table, names)
-        else:
-            from ..proxies.store import ProxyStore
-            options['feature_fn'] = ProxyStore(names, data=proxy_data, seed=seed or 0, cache_dir=proxy_cache).scores
-        options.setdefault('warm_up', 1000)
-        options.setdefault('init_samples', 8)
-    elif proxy_table:
-        raise ValueError('proxy_table needs proxies=NAMES (the columns to read)')
+    if proxies and 'feature_fn' in options:
+        raise ValueError('give either proxies=... or feature_fn=..., not both')
+    feature_fn = proxy_features(proxies, proxy_table, proxy_data, proxy_cache, seed=seed or 0)
+    if feature_fn is not None:
+        options.update(feature_fn=feature_fn, **{k: v for k, v in PROXY_DEFAULTS.items() if k not in options})
     return NARStrategy(seed=seed, **options)
+
+
+#: NAR's defaults when zero-cost proxies are given (see :func:`nar_strategy_factory`)
+PROXY_DEFAULTS = {'warm_up': 1000, 'init_samples': 8}
+
+
+def proxy_features(proxies: str | Sequence[str] | None, proxy_table: str | None = None, proxy_data: str = 'digits',
+                   proxy_cache: str | None = None, seed: int = 0) -> FeatureFn | None:
+    """A ``feature_fn`` of NAS-Bench-201 zero-cost scores: read from ``proxy_table``, else computed (None
+    without ``proxies``)."""
+    if not proxies:
+        if proxy_table:
+            raise ValueError('proxy_table needs proxies=NAMES (the columns to read)')
+        return None
+    names = [n.strip() for n in proxies.split(',')] if isinstance(proxies, str) else list(proxies)
+    if proxy_table:
+        from ..predictors import ProxyTable
+        return ProxyTable(proxy_table, names)
+    from ..proxies.store import ProxyStore
+    return ProxyStore(names, data=proxy_data, seed=seed, cache_dir=proxy_cache).scores

@@ -71,13 +71,18 @@ class NARTuner(Tuner):
     parameter sets; None: until the space is exhausted), ``device`` for the predictor, and
     ``report_prediction``: add the tier the predictor put each candidate in (0 = top; none for the random
     initial sample) to its parameters as ``_report_predicted_tier``; ``python -m nni_rank.trial`` reports
-    it as ``predicted_tier`` in the final result (see :mod:`nni_rank.tuners.reports`).
+    it as ``predicted_tier`` in the final result (see :mod:`nni_rank.tuners.reports`). ``proxies``
+    (``'synflow,naswot'``), ``proxy_table``, ``proxy_data``, ``proxy_cache``: zero-cost scores of NAS-Bench-201
+    cells as extra predictor inputs, read from a table or computed, and the initial samples taken from
+    the proxies' best of ``warm_up`` (default 1,000) random cells; ``init_samples`` defaults to 8 with
+    proxies and 16 without (see :func:`~nni_rank.strategies.nar.nar_strategy_factory`).
     """
 
-    def __init__(self, optimize_mode: str = 'maximize', init_samples: int = 16, batch_size: int = 4,
+    def __init__(self, optimize_mode: str = 'maximize', init_samples: int | None = None, batch_size: int = 4,
                  pool_size: int = 1000, stats_samples: int = 1000, smoothing: float = 0.5, num_tiers: int = 5,
                  max_trials: int | None = None, device: str = 'cpu', report_prediction: bool = False,
-                 seed: int | None = None):
+                 proxies: str | None = None, proxy_table: str | None = None, proxy_data: str = 'digits',
+                 proxy_cache: str | None = None, warm_up: int | None = None, seed: int | None = None):
         if optimize_mode not in ('maximize', 'minimize'):
             raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
         if max_trials is not None and max_trials < 1:
@@ -88,6 +93,8 @@ class NARTuner(Tuner):
         self._search_args = dict(init_samples=init_samples, batch_size=batch_size, pool_size=pool_size,
                                  stats_samples=stats_samples, smoothing=smoothing, num_tiers=num_tiers,
                                  predictor_args={'device': device}, seed=seed)
+        self._proxy_args = dict(proxies=proxies, proxy_table=proxy_table, proxy_data=proxy_data,
+                                proxy_cache=proxy_cache, warm_up=warm_up)
         self.search = None  # NARSearch, built when the search space arrives
         self._params: dict[int, Any] = {}  # parameter id -> candidate
         self._imported: list[tuple[dict, float | None]] = []  # data imported before the search space arrived
@@ -95,9 +102,20 @@ class NARTuner(Tuner):
 
     # ------------------------------------------------------------------ NNI tuner API
     def update_search_space(self, search_space: dict) -> None:
-        from ..strategies.nar import NARSearch, make_adapter  # heavy (torch, NNI NAS): after the dispatcher connected
+        from ..strategies.nar import PROXY_DEFAULTS, NARSearch, make_adapter, proxy_features  # heavy: after connecting
         adapter = make_adapter(mutables_from_search_space(search_space))
-        self.search = NARSearch(adapter, **self._search_args)
+        p = self._proxy_args
+        feature_fn = proxy_features(p['proxies'], p['proxy_table'], p['proxy_data'], p['proxy_cache'],
+                                    seed=self._search_args['seed'] or 0)
+        args = dict(self._search_args)
+        if feature_fn is not None:  # the factory's defaults with proxies: warm-up start, 8 initial samples
+            args['feature_fn'] = feature_fn
+            args['warm_up'] = PROXY_DEFAULTS['warm_up'] if p['warm_up'] is None else p['warm_up']
+            if args['init_samples'] is None:
+                args['init_samples'] = PROXY_DEFAULTS['init_samples']
+        elif args['init_samples'] is None:
+            args['init_samples'] = 16
+        self.search = NARSearch(adapter, **args)
         for params, value in self._imported:
             self._tell(params, value)
         self._imported = []
