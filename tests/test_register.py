@@ -1,5 +1,6 @@
 """Registered tuners: ``nni-rank register``/``unregister`` into a temporary NNI config dir, the ZcREA tuner's
-protocol (warm-up, move proposal, failures, resume, exhaustion), and a real nnictl experiment with ``name: ZcREA``."""
+protocol (warm-up, move proposal, failures, resume, exhaustion), and real nnictl experiments with ``name: ZcREA`` and
+``name: Reinforce``."""
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.cli.main import main
 from nni_rank.tuners import ZcREATuner
-from nnictl_helpers import rest_get, wait_for_trials
+from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,32 +125,32 @@ def test_zc_rea_tuner_refuses_other_spaces():
 
 
 
-def test_nnictl_experiment_with_registered_zc_rea(nni_config_dir, nb201_csv, tmp_path):
-    import socket
-
+@pytest.mark.parametrize('name, config_file, class_args, warm', [
+    ('ZcREA', 'nb201_benchmark_zc_rea.yml',
+     {'optimize_mode': 'maximize', 'seed': 0, 'pool_size': 6, 'population_size': 2, 'sample_size': 2}, 2),
+    ('Reinforce', 'nb201_benchmark_reinforce.yml', {'optimize_mode': 'maximize', 'seed': 0}, 1),
+])
+def test_nnictl_experiment_with_registered_tuner(name, config_file, class_args, warm, nni_config_dir, nb201_csv,
+                                                 tmp_path):
     from nni.tools.package_utils import AlgoMeta, register_algo_meta
     from nni.tools.package_utils.config_manager import get_algo_meta
 
     from nni_rank.cli.register import ALGORITHMS
-    # the same entry `nni-rank register ZcREA` writes (tested above), without nnictl's slow start-up
-    register_algo_meta(AlgoMeta.load({'builtinName': 'ZcREA', 'className': ALGORITHMS['ZcREA'][0]}, 'tuner'))
-    assert get_algo_meta('ZcREA').class_name == 'nni_rank.tuners.zc_rea_tuner.ZcREATuner'
-    config = (REPO / 'config_yaml' / 'nb201_benchmark_zc_rea.yml').read_text()
+    # the same entry `nni-rank register NAME` writes (tested above), without nnictl's slow start-up
+    register_algo_meta(AlgoMeta.load({'builtinName': name, 'className': ALGORITHMS[name][0]}, 'tuner'))
+    assert get_algo_meta(name).class_name == ALGORITHMS[name][0]
+    config = (REPO / 'config_yaml' / config_file).read_text()
     config = re.sub(r'--benchmark \S+', f'--benchmark {nb201_csv}', config)
     config = config.replace('trialCodeDirectory: ..', f'trialCodeDirectory: {REPO}')
     config = config.replace('searchSpaceFile: nb201_search_space.json',
                             f'searchSpaceFile: {REPO / "config_yaml" / "nb201_search_space.json"}')
     config = config.replace('maxTrialNumber: 100', 'maxTrialNumber: 4').replace('python3 -m', f'{sys.executable} -m')
-    class_args = {'optimize_mode': 'maximize', 'seed': 0, 'pool_size': 6, 'population_size': 2, 'sample_size': 2}
     config = re.sub(r'  classArgs: \{.*\}', f'  classArgs: {json.dumps(class_args)}', config)
-    assert 'name: ZcREA' in config
+    assert f'name: {name}' in config and 'maxTrialNumber: 4' in config
     config += f'experimentWorkingDirectory: {tmp_path / "experiments"}\n'
     (tmp_path / 'config.yml').write_text(config)
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    nnictl = [sys.executable, '-m', 'nni.tools.nnictl.nnictl']
-    created = subprocess.run(nnictl + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
+    port = free_port()
+    created = subprocess.run(nnictl_command() + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
                              capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert created.returncode == 0, created.stdout + created.stderr
     exp_id = rest_get(port, 'experiment')['id']
@@ -162,10 +163,12 @@ def test_nnictl_experiment_with_registered_zc_rea(nni_config_dir, nb201_csv, tmp
         params = [json.loads(t['hyperParameters'][0])['parameters'] for t in trials]
         for p, trial in zip(params, trials):
             assert json.loads(json.loads(trial['finalMetricData'][0]['data']))['default'] == table.accuracy(p, 'cifar10')
-        # the dispatcher ran our tuner: the same class with the same arguments proposes the same warm-up
-        local = ZcREATuner(**class_args)
+        # the dispatcher ran our tuner: the same class with the same arguments proposes the same first
+        # parameters (before any result comes back)
+        module, cls = ALGORITHMS[name][0].rsplit('.', 1)
+        local = getattr(__import__(module, fromlist=[cls]), cls)(**class_args)
         local.update_search_space(SPACE)
-        assert params[:2] == [local.generate_parameters(i) for i in range(2)]
+        assert params[:warm] == [local.generate_parameters(i) for i in range(warm)]
         assert len({tuple(sorted(p.items())) for p in params}) == 4
     finally:
-        subprocess.run(nnictl + ['stop', exp_id], capture_output=True, timeout=120, env=os.environ.copy())
+        subprocess.run(nnictl_command() + ['stop', exp_id], capture_output=True, timeout=120, env=os.environ.copy())
