@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings('ignore')
 
 NAMES = ['synflow', 'params', 'flops']
+SPACE = json.loads((Path(__file__).resolve().parents[1] / 'config_yaml' / 'nb201_search_space.json').read_text())
 PUBLISHED_ALL = {'synflow': (0.737, 0.763)}
 #: Spearman with C10 test accuracy published for NAS-Bench-Suite-Zero's values on its 9,445 archs.
 PUBLISHED_9445 = {'synflow': 0.78, 'params': 0.80, 'flops': 0.77}
@@ -63,9 +64,8 @@ def fill_cache(archs: list[str], cache_dir: Path, workers: int) -> tuple[np.ndar
 def tuner_search(table, dataset: str, seed: int, budget: int, cache_dir: str, pool_size: int) -> list[float]:
     """Accuracies in query order of ``ZcREATuner`` driven through NNI's tuner calls on the table."""
     from nni_rank.tuners import ZcREATuner
-    space = json.loads((Path(__file__).resolve().parents[1] / 'config_yaml' / 'nb201_search_space.json').read_text())
     tuner = ZcREATuner(seed=seed, cache_dir=cache_dir, pool_size=pool_size)
-    tuner.update_search_space(space)
+    tuner.update_search_space(SPACE)
     accs = []
     for pid in range(budget):
         params = tuner.generate_parameters(pid)

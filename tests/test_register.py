@@ -14,7 +14,7 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.cli.main import main
 from nni_rank.tuners import ZcREATuner
-from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
+from nnictl_helpers import rest_get, running_experiment, shipped_config, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,22 +139,9 @@ def test_nnictl_experiment_with_registered_tuner(name, config_file, class_args, 
     # the same entry `nni-rank register NAME` writes (tested above), without nnictl's slow start-up
     register_algo_meta(AlgoMeta.load({'builtinName': name, 'className': ALGORITHMS[name][0]}, 'tuner'))
     assert get_algo_meta(name).class_name == ALGORITHMS[name][0]
-    config = (REPO / 'config_yaml' / config_file).read_text()
-    config = re.sub(r'--benchmark \S+', f'--benchmark {nb201_csv}', config)
-    config = config.replace('trialCodeDirectory: ..', f'trialCodeDirectory: {REPO}')
-    config = config.replace('searchSpaceFile: nb201_search_space.json',
-                            f'searchSpaceFile: {REPO / "config_yaml" / "nb201_search_space.json"}')
-    config = config.replace('maxTrialNumber: 100', 'maxTrialNumber: 4').replace('python3 -m', f'{sys.executable} -m')
-    config = re.sub(r'  classArgs: \{.*\}', f'  classArgs: {json.dumps(class_args)}', config)
+    config = shipped_config(config_file, nb201_csv, 4, tmp_path, class_args)
     assert f'name: {name}' in config and 'maxTrialNumber: 4' in config
-    config += f'experimentWorkingDirectory: {tmp_path / "experiments"}\n'
-    (tmp_path / 'config.yml').write_text(config)
-    port = free_port()
-    created = subprocess.run(nnictl_command() + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
-                             capture_output=True, text=True, timeout=120, env=os.environ.copy())
-    assert created.returncode == 0, created.stdout + created.stderr
-    exp_id = rest_get(port, 'experiment')['id']
-    try:
+    with running_experiment(config, tmp_path) as (port, _):
         status, trials = wait_for_trials(port, 4, seconds=150, poll=2)
         assert status in ('DONE', 'NO_MORE_TRIAL'), rest_get(port, 'check-status')
         assert [t['status'] for t in trials] == ['SUCCEEDED'] * 4
@@ -170,5 +157,3 @@ def test_nnictl_experiment_with_registered_tuner(name, config_file, class_args, 
         local.update_search_space(SPACE)
         assert params[:warm] == [local.generate_parameters(i) for i in range(warm)]
         assert len({tuple(sorted(p.items())) for p in params}) == 4
-    finally:
-        subprocess.run(nnictl_command() + ['stop', exp_id], capture_output=True, timeout=120, env=os.environ.copy())

@@ -22,15 +22,12 @@ import pytest
 
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.spaces.nb201_net import nb201_flops
-from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
+from nnictl_helpers import free_port, running_experiment, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
 SSHD = Path('/usr/sbin/sshd')
 TRIALS = 2
-
-
-
 
 
 def _keygen(path: Path) -> None:
@@ -137,14 +134,8 @@ trainingService:
       pythonPath: {_python_folder(tmp_path)}
 experimentWorkingDirectory: {tmp_path / 'experiments'}
 """
-    (tmp_path / 'config.yml').write_text(config)
-    port = free_port()
-    created = subprocess.run(nnictl_command() + ['create', '--config', str(tmp_path / 'config.yml'), '--port', str(port)],
-                             capture_output=True, text=True, timeout=120)
-    assert created.returncode == 0, created.stdout + created.stderr
-    exp_id = rest_get(port, 'experiment')['id']
-    manager_log = tmp_path / 'experiments' / exp_id / 'log' / 'nnimanager.log'
-    try:
+    with running_experiment(config, tmp_path) as (port, exp_id):
+        manager_log = tmp_path / 'experiments' / exp_id / 'log' / 'nnimanager.log'
         status, trials = wait_for_trials(port, TRIALS, seconds=150, poll=2)
         log_tail = manager_log.read_text()[-3000:] if manager_log.exists() else '(no manager log)'
         assert [t['status'] for t in trials] == ['SUCCEEDED'] * TRIALS, (status, trials, log_tail)
@@ -159,5 +150,3 @@ experimentWorkingDirectory: {tmp_path / 'experiments'}
             flops, n_params = nb201_flops(params)
             assert final['default'] == table.accuracy(params, 'cifar10')
             assert final['params'] == pytest.approx(n_params) and final['flops'] == pytest.approx(flops)
-    finally:
-        subprocess.run(nnictl_command() + ['stop', exp_id], capture_output=True, timeout=120)

@@ -2,7 +2,6 @@
 scores, NAR's predicted tier, params and FLOPs as extra keys (and per-epoch intermediate results when training), read back
 through the REST API that the web UI itself reads (``trial-jobs``, ``metric-data``)."""
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,14 +10,11 @@ import pytest
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.proxies import ProxyStore
 from nni_rank.spaces.nb201_net import nb201_flops
-from nnictl_helpers import free_port, nnictl_command, rest_get, wait_for_trials
+from nnictl_helpers import rest_get, running_experiment, wait_for_trials
 
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE_FILE = REPO / 'config_yaml' / 'nb201_search_space.json'
-
-
-
 
 
 RANDOM_TUNER = """tuner:
@@ -39,18 +35,10 @@ trainingService:
   platform: local
 experimentWorkingDirectory: {tmp_path / 'experiments'}
 """
-    (tmp_path / f'{name}.yml').write_text(config)
-    port = free_port()
-    created = subprocess.run(nnictl_command() + ['create', '--config', str(tmp_path / f'{name}.yml'), '--port', str(port)],
-                             capture_output=True, text=True, timeout=120)
-    assert created.returncode == 0, created.stdout + created.stderr
-    exp_id = rest_get(port, 'experiment')['id']
-    try:
+    with running_experiment(config, tmp_path, name) as (port, _):
         status, jobs = wait_for_trials(port, trials, seconds=240, poll=2)
         assert [t['status'] for t in jobs] == ['SUCCEEDED'] * trials, [(t['status'], t.get('stderrPath')) for t in jobs]
         return jobs, rest_get(port, 'metric-data')
-    finally:
-        subprocess.run(nnictl_command() + ['stop', exp_id], capture_output=True, timeout=120)
 
 
 def _params(job) -> dict:

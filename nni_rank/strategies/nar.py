@@ -21,13 +21,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from nni.mutable import MutableAnnotation
-from scipy.stats import rankdata
 from nni.nas.execution import ExecutionEngine
 from nni.nas.execution.event import ModelEvent, ModelEventType
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Strategy
 
 from ..predictors import GenericEncoder, NARPredictor, NB201Encoder, TierStatistics, with_extra_features
+from ..proxies.common import rank_with_nan_last
 from ..spaces import EDGE_LABELS, NNI_OPS, OPS, NB201Arch, SpaceEncoder
 
 __all__ = ['NARSearch', 'NARStrategy', 'nar_strategy_factory', 'proxy_features', 'make_adapter', 'NB201Adapter',
@@ -293,9 +293,9 @@ class NARSearch:
         if self._warm is None:
             pool = self._unseen(self.adapter.random(self.warm_up, self.rng))
             self.features(pool)  # fills the cache of raw extra features
-            extra = np.array([self._feature_cache[self.adapter.key(c)] for c in pool], dtype=float).reshape(len(pool), -1)
-            ranks = np.mean([rankdata(np.nan_to_num(col, nan=-np.inf)) for col in extra.T], axis=0)  # NaN last
-            self._warm = [pool[i] for i in np.argsort(-ranks, kind='stable')]
+            extra = np.array([self._feature_cache[self.adapter.key(c)] for c in pool], dtype=float)
+            ranks = np.mean([rank_with_nan_last(col) for col in extra.reshape(len(pool), -1).T], axis=0)
+            self._warm = [pool[i] for i in np.argsort(ranks, kind='stable')]  # best mean rank first
         return self._unseen(self._warm, limit=1)
 
     def _unseen(self, cands: Sequence[Any], limit: int | None = None) -> list[Any]:
@@ -523,8 +523,8 @@ def nar_strategy_factory(seed: int | None = None, proxies: str | Sequence[str] |
     computed with :class:`~nni_rank.proxies.store.ProxyStore` on ``proxy_data`` (cached in ``proxy_cache``;
     about 0.1-1 s per new cell on a CPU, so lower ``pool_size``/``stats_samples`` then). With proxies the
     defaults become ``warm_up=1000, init_samples=8``: the initial samples are the proxies' best of 1,000
-    random cells (NB201 C10, synflow+naswot, tuning seeds 100-111, median queries to the optimum: 35 with
-    16 random initial samples, 27 with 16 warm-up ones, 21 with 8).
+    random cells (NB201 C10, synflow+naswot, tuning seeds 100-111, median queries to the optimum: 36 with
+    16 random initial samples, 25 with 16 warm-up ones, 21 with 8; bench/bench_defaults.py).
     """
     if proxies and 'feature_fn' in options:
         raise ValueError('give either proxies=... or feature_fn=..., not both')

@@ -138,8 +138,8 @@ class ZeroCostEvolution(RegularizedEvolution):
         As in NNI's ``RegularizedEvolution``. Defaults: population 5, tournament 2, no random moves,
         chosen on NB201 CIFAR-10 with tuning seeds 100-119 (budget 300, median queries to the optimum):
         population 20 / tournament 5 / 25% random moves 25; 5 / 2 / 10% 12; 5 / 2 / 0% 8.5
-        (CIFAR-100, not used for tuning: 24 -> 7). When every child of the parent has been tried, the
-        child comes from NNI's random mutation, so the search does not stall.
+        (CIFAR-100, not used for tuning: 24 -> 7; bench/bench_defaults.py). When every child of the
+        parent has been tried, the child comes from NNI's random mutation, so the search does not stall.
     scorer_options
         ``data``, ``batch_size``, ``cache_dir``, ``device``... for :class:`ProxyScorer`.
     """

@@ -36,7 +36,8 @@ class ReinforceTuner(Tuner):
 
     Parameters: ``optimize_mode`` (``'maximize'`` for accuracy), ``lr`` (Adam; 0.5 was best of 0.01-1.0 on
     NB201 CIFAR-10, tuning seeds 100-119, median queries to the optimum 818 at 0.01, 194 at 0.1, 139 at
-    0.5, 169 at 1.0; lower it for noisy rewards such as short real trainings), ``baseline_momentum``
+    0.5, 169 at 1.0, bench/bench_defaults.py; lower it for noisy rewards such as short real trainings),
+    ``baseline_momentum``
     (EMA of the rewards), ``dedup``, ``max_trials`` (``NoMoreTrialError`` after that many parameter sets),
     ``seed``.
     """
