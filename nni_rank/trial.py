@@ -43,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--device', default='cpu')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--params', help='JSON parameters, to run one trial by hand outside NNI')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch threads of the trial (default: $NNI_RANK_THREADS or 1, one per concurrent trial)')
     return p.parse_args(argv)
 
 
@@ -84,7 +86,9 @@ def cost_metrics(arch, dataset: str) -> dict[str, float]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import nni
+    from .runtime import set_threads
     try:
+        set_threads(args.threads)
         params = json.loads(args.params) if args.params else nni.get_next_parameter()
         if not params:
             raise ValueError('no parameters: run this under nnictl, or pass --params \'{"0_1": "conv_3x3", ...}\'')

@@ -58,7 +58,7 @@ def test_clear_errors(table, subset_csv, tmp_path):
         open_benchmark(tmp_path / 'nope.csv')
     bad = tmp_path / 'bad.csv'
     bad.write_text('arch_str,cifar10_test_acc\n|foo~0|,1\n')
-    with pytest.raises(BenchmarkError, match='bad.csv:2'):
+    with pytest.raises(BenchmarkError, match='bad.csv line 2: not a NAS-Bench-201'):
         open_benchmark(bad)
     with pytest.raises(BenchmarkError, match='format'):
         open_benchmark(__file__)

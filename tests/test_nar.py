@@ -355,8 +355,11 @@ def test_cli_rank_json_and_transfer(nb201_csv, table, tmp_path, capsys):
     assert 0.6 < res['kendall'] < res['spearman'] <= 1 and 0 <= res['top1pct_precision'] <= 1
     assert 0.5 < res['transfer']['kendall'] < res['kendall'] + 0.1
     assert f'{res["kendall"]:.4f}' in capsys.readouterr().out
-    assert main(['rank', '--train-size', '1', '--benchmark', str(nb201_csv)]) == 1
-    assert 'train-size' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(['rank', '--train-size', '1', '--benchmark', str(nb201_csv)])
+    assert exit_.value.code == 2 and 'argument --train-size: must be >= 2, got 1' in capsys.readouterr().err
+    assert main(['rank', '--train-size', '20000', '--benchmark', str(nb201_csv)]) == 1
+    assert '--train-size must lie in 2..15624' in capsys.readouterr().err
     assert main(['rank', '--benchmark', str(nb201_csv), '--transfer-dataset', 'imagenet']) == 1
     assert 'available: cifar10, cifar100' in capsys.readouterr().err
 

@@ -13,6 +13,7 @@ import pytest
 
 from nni_rank.benchmarks import open_benchmark
 from nni_rank.cli.main import main
+from nni_rank.cli.register import VALIDATORS
 from nni_rank.tuners import ZcREATuner
 from nnictl_helpers import rest_get, running_experiment, shipped_config, wait_for_trials
 
@@ -40,6 +41,7 @@ def test_register_and_unregister(nni_config_dir, capsys):
     for name, cls in (('NAR', 'NARTuner'), ('ZcREA', 'ZcREATuner'), ('AlphaNAS', 'AlphaNasTuner'),
                       ('Reinforce', 'ReinforceTuner')):
         assert f'builtinName: {name}' in text and cls in text
+        assert f'classArgsValidator: {VALIDATORS[name]}' in text
     listed = subprocess.run([sys.executable, '-m', 'nni.tools.nnictl.nnictl', 'algo', 'list'], capture_output=True,
                             text=True, timeout=120, env=os.environ.copy()).stdout
     assert re.search(r'\|\s*ZcREA\s*\|\s*tuner\s*\|\s*user', listed), listed
@@ -54,7 +56,9 @@ def test_register_errors_are_clear(nni_config_dir, capsys):
     assert main(['register', 'Foo']) == 1 and 'available: NAR, ZcREA, AlphaNAS' in capsys.readouterr().err
     assert main(['register', '--nnictl', 'false']) == 1 and 'failed (exit 1)' in capsys.readouterr().err
     assert main(['register', 'ZcREA', '--print-meta']) == 0
-    assert 'className: nni_rank.tuners.zc_rea_tuner.ZcREATuner' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'className: nni_rank.tuners.zc_rea_tuner.ZcREATuner' in out
+    assert 'classArgsValidator: nni_rank.tuners.zc_rea_tuner.ZcREAClassArgsValidator' in out
 
 
 def _feed(tuner, table, n, start=0):
@@ -137,7 +141,8 @@ def test_nnictl_experiment_with_registered_tuner(name, config_file, class_args, 
 
     from nni_rank.cli.register import ALGORITHMS
     # the same entry `nni-rank register NAME` writes (tested above), without nnictl's slow start-up
-    register_algo_meta(AlgoMeta.load({'builtinName': name, 'className': ALGORITHMS[name][0]}, 'tuner'))
+    register_algo_meta(AlgoMeta.load({'builtinName': name, 'className': ALGORITHMS[name][0],
+                                      'classArgsValidator': VALIDATORS[name]}, 'tuner'))
     assert get_algo_meta(name).class_name == ALGORITHMS[name][0]
     config = shipped_config(config_file, nb201_csv, 4, tmp_path, class_args)
     assert f'name: {name}' in config and 'maxTrialNumber: 4' in config

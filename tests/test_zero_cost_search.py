@@ -75,7 +75,9 @@ def test_cli_proxies_bad_input(nb201_csv, capsys):
     assert 'unknown proxy' in capsys.readouterr().err
     assert main(['proxies', '--proxies', 'snip', '--sample', '2', '--data-dir', '/nonexistent/cifar']) == 1
     assert 'nni-rank proxies: error:' in capsys.readouterr().err
-    assert main(['proxies', '--proxies', 'synflow', '--sample', '0']) == 1
+    with pytest.raises(SystemExit) as exit_:  # refused by the argument parser, before any work
+        main(['proxies', '--proxies', 'synflow', '--sample', '0'])
+    assert exit_.value.code == 2 and 'argument --sample: must be >= 1, got 0' in capsys.readouterr().err
 
 
 def test_zero_cost_evaluator_in_nas_experiment(scorer):

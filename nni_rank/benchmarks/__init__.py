@@ -5,22 +5,26 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .base import (ACCURACY_METRICS, ArchNotFound, BenchmarkError, BenchmarkTable, UnknownDataset,
-                   UnknownMetric)
+from .base import (ACCURACY_METRICS, ArchNotFound, BenchmarkError, BenchmarkTable, TableError, TableWarning,
+                   UnknownDataset, UnknownMetric, check_value, metric_range)
 from .csv_table import CsvTable
 from .nb201_official import NB201OfficialTable
 from .nni_db import NniDbTable, activate_nni_db, write_nni_nb201_db
 
 __all__ = ['ACCURACY_METRICS', 'ArchNotFound', 'BenchmarkError', 'BenchmarkTable', 'CsvTable', 'NB201OfficialTable',
-           'NniDbTable', 'UnknownDataset', 'UnknownMetric', 'activate_nni_db', 'open_benchmark',
-           'write_nni_nb201_db']
+           'NniDbTable', 'TableError', 'TableWarning', 'UnknownDataset', 'UnknownMetric', 'activate_nni_db',
+           'check_value', 'metric_range', 'open_benchmark', 'write_nni_nb201_db']
 
 
-def open_benchmark(path: str | os.PathLike | Iterable[str | os.PathLike], space: str = 'nb201') -> BenchmarkTable:
+def open_benchmark(path: str | os.PathLike | Iterable[str | os.PathLike], space: str = 'nb201',
+                   on_bad_rows: str = 'raise') -> BenchmarkTable:
     """Open a benchmark by its file type: ``.csv`` (several: comma-separated or a list), ``.pth``
-    (official NAS-Bench-201) or ``.db`` (NNI's database). Missing files raise ``FileNotFoundError``."""
+    (official NAS-Bench-201) or ``.db`` (NNI's database); ``'nb201-packaged'`` is the table shipped with the
+    package (:mod:`nni_rank.resources`). Missing files raise ``FileNotFoundError``,
+    unreadable figures :class:`TableError`; ``on_bad_rows='skip'`` leaves bad CSV rows out instead."""
     if isinstance(path, (str, os.PathLike)):
-        paths = [p for p in str(path).split(',') if p]
+        from ..resources import resolve_benchmark
+        paths = [resolve_benchmark(p) for p in str(path).split(',') if p]
     else:
         paths = [str(p) for p in path]
     if not paths:
@@ -30,7 +34,7 @@ def open_benchmark(path: str | os.PathLike | Iterable[str | os.PathLike], space:
             raise FileNotFoundError(f'benchmark file not found: {p}')
     suffixes = {Path(p).suffix.lower() for p in paths}
     if suffixes == {'.csv'}:
-        return CsvTable(paths, space=space)
+        return CsvTable(paths, space=space, on_bad_rows=on_bad_rows)
     if len(paths) == 1 and suffixes <= {'.pth', '.pickle', '.pt'}:
         return NB201OfficialTable(paths[0])
     if len(paths) == 1 and suffixes == {'.db'}:

@@ -1,6 +1,9 @@
 """One query interface over NAS benchmark tables: architecture -> metrics for a dataset."""
 from __future__ import annotations
 
+import math
+import re
+import sys
 from abc import ABC, abstractmethod
 from typing import Any, Hashable, Sequence
 
@@ -27,6 +30,51 @@ class UnknownMetric(BenchmarkError):
 
 class ArchNotFound(BenchmarkError):
     """The architecture is valid for the space but absent from the table."""
+
+
+class TableError(BenchmarkError, ValueError):
+    """A benchmark file holds a value or row that cannot be trusted; the message names the file and line."""
+
+
+class TableWarning(UserWarning):
+    """Bad rows of a benchmark file were skipped (``on_bad_rows='skip'``)."""
+
+
+_LARGEST = sys.float_info.max
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    """Valid values of a metric, from its name: accuracies (``*_acc*``, ``*accuracy*``) 0..100, others finite."""
+    return (0.0, 100.0) if {'acc', 'accuracy'} & set(re.split('[^a-z]+', metric.lower())) else (-_LARGEST, _LARGEST)
+
+
+def check_value(value: Any, metric: str, bounds: tuple[float, float] | None = None) -> float:
+    """``value`` (text or number) as a float within ``metric``'s range; a one-line ``ValueError`` otherwise.
+
+    Every benchmark loader reads its figures through this; ``bounds`` (:func:`metric_range`) may be precomputed.
+    """
+    lo, hi = bounds or metric_range(metric)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        empty = value is None or isinstance(value, str) and not value.strip()
+        raise ValueError(f'{metric} is empty' if empty else f'{metric} {value!r} is not a number') from None
+    if lo <= x <= hi:  # False for NaN and infinities too
+        return x
+    if x != x or x in (-math.inf, math.inf):
+        raise ValueError(f'{metric} {value!r} is not a finite number')
+    raise ValueError(f'{metric} {value!r} is outside {lo:g}..{hi:g} (an accuracy in %)')
+
+
+def checked_figure(value: Any, metric: str, where: str) -> float:
+    """A figure of a benchmark API or database: NaN when absent (None), else :func:`check_value`'s float;
+    a :class:`TableError` naming ``where`` when it is unreadable."""
+    if value is None:
+        return math.nan
+    try:
+        return check_value(value, metric)
+    except ValueError as err:
+        raise TableError(f'{where}: {err}') from None
 
 
 class BenchmarkTable(ABC):

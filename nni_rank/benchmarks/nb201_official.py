@@ -1,13 +1,12 @@
 """Backend over the official NAS-Bench-201 ``.pth`` file, read through ``nas_201_api``."""
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 from ..spaces.nb201 import NB201Arch
-from .base import BenchmarkError, BenchmarkTable
+from .base import BenchmarkError, BenchmarkTable, TableError, checked_figure
 
 #: NAS-Bench-201 dataset names and the split whose accuracy is reported as ``test_acc``/``valid_acc``.
 OFFICIAL_DATASETS = ('cifar10-valid', 'cifar10', 'cifar100', 'ImageNet16-120')
@@ -24,9 +23,11 @@ def _load_api(path: str | os.PathLike):
         raise FileNotFoundError(f'NAS-Bench-201 file not found: {path} (nothing is downloaded; '
                                 'pass the local NAS-Bench-201-v1_*.pth)')
     import torch
-    # torch >= 2.6 defaults to weights_only=True, which cannot unpickle the benchmark's dicts.
-    data = torch.load(path, map_location='cpu', weights_only=False)
-    return NASBench201API(data, verbose=False)
+    try:  # torch >= 2.6 defaults to weights_only=True, which cannot unpickle the benchmark's dicts.
+        return NASBench201API(torch.load(path, map_location='cpu', weights_only=False), verbose=False)
+    except Exception as err:  # a torn or foreign file: unpickling and the API fail in many ways
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise TableError(f'{path} is not a readable NAS-Bench-201 .pth file: {why}') from None
 
 
 class NB201OfficialTable(BenchmarkTable):
@@ -48,6 +49,8 @@ class NB201OfficialTable(BenchmarkTable):
         self.source = str(path or 'NASBench201API')
         self._keys = [NB201Arch.from_str(s) for s in api.meta_archs]
         self._pos = {k: i for i, k in enumerate(self._keys)}
+        if len(self._pos) != len(self._keys):
+            raise TableError(f'{self.source} lists {len(self._keys) - len(self._pos)} architectures twice')
         self._cache: dict[tuple[int, str], dict[str, float]] = {}
 
     def datasets(self) -> list[str]:
@@ -74,15 +77,10 @@ class NB201OfficialTable(BenchmarkTable):
         if (index, dataset) not in self._cache:
             info = self.api.get_more_info(index, dataset, hp=self.hp, is_random=False)
             cost = self.api.get_cost_info(index, dataset, hp=self.hp)
-            test = info.get('test-accuracy', info.get('valtest-accuracy'))
-            self._cache[(index, dataset)] = {
-                'test_acc': _num(test), 'valid_acc': _num(info.get('valid-accuracy')),
-                'train_acc': _num(info.get('train-accuracy')), 'params': _num(cost.get('params')),
-                'flops': _num(cost.get('flops')), 'latency': _num(cost.get('latency')),
-                'train_time': _num(info.get('train-all-time')),
-            }
+            raw = {'test_acc': info.get('test-accuracy', info.get('valtest-accuracy')),
+                   'valid_acc': info.get('valid-accuracy'), 'train_acc': info.get('train-accuracy'),
+                   'params': cost.get('params'), 'flops': cost.get('flops'), 'latency': cost.get('latency'),
+                   'train_time': info.get('train-all-time')}
+            where = f'{self.source}: {dataset} result of index {index}'
+            self._cache[(index, dataset)] = {m: checked_figure(v, m, where) for m, v in raw.items()}
         return self._cache[(index, dataset)]
-
-
-def _num(value: Any) -> float:
-    return math.nan if value is None else float(value)

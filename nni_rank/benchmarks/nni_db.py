@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 from ..spaces.nb201 import NB201Arch
-from .base import BenchmarkError, BenchmarkTable
+from .base import BenchmarkError, BenchmarkTable, checked_figure
 
 #: Value stored in NNI's NOT NULL columns when the source table has no such figure; read back as NaN.
 MISSING = -1.0
@@ -54,8 +54,9 @@ class NniDbTable(BenchmarkTable):
         for row in rows:
             cfg = row['config']
             arch = NB201Arch.from_sample(cfg['arch'])
+            where = f'{path}: {cfg["dataset"]} trial of {arch}'
             self._data.setdefault(cfg['dataset'], {})[arch] = {
-                ours: (math.nan if row.get(theirs) in (None, MISSING) else float(row[theirs]))
+                ours: checked_figure(None if row.get(theirs) == MISSING else row.get(theirs), ours, where)
                 for ours, theirs in _FIELDS.items()}
         if not self._data:
             raise BenchmarkError(f'NNI database {path} holds no {num_epochs}-epoch NAS-Bench-201 trials')

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from .common import add_space_option, check_output_dir, positive_int
 from .search import parse_options
 
 #: ``rl`` (NNI's PolicyBasedRL) costs about a second per query, so it is only run when asked for.
@@ -15,20 +16,22 @@ def add_parser(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description='Run every strategy for every seed on the same benchmark table and write '
                                    'runs.csv, curves.csv, summary.md, summary.json and best_so_far.png to --out.')
-    p.add_argument('--space', default='nb201', choices=['nb201', 'nb101'])
+    add_space_option(p)
     p.add_argument('--benchmark', required=True, help='benchmark file(s): .csv (comma-separated), .pth or NNI .db')
     p.add_argument('--dataset', default='cifar10')
     p.add_argument('--metric', help='benchmark metric (test accuracy when present)')
     p.add_argument('--strategies', default=DEFAULT_STRATEGIES,
                    help=f'comma-separated, from: {", ".join(sorted(STRATEGIES))}. rl (NNI PolicyBasedRL) is left out '
                         'by default: about 1 s per query, i.e. ~200 s per seed at budget 200; add it explicitly')
-    p.add_argument('--seeds', type=int, default=10, help='seeds 0 .. N-1, the same for every strategy')
-    p.add_argument('--budget', type=int, default=200, help='queries (benchmark lookups) per run')
+    p.add_argument('--seeds', type=positive_int, default=10, help='seeds 0 .. N-1, the same for every strategy')
+    p.add_argument('--budget', type=positive_int, default=200, help='queries (benchmark lookups) per run')
     p.add_argument('--cache-dir', help='zero-cost proxy cache folder, handed to the zc-* strategies (and to nar '
                                        'when it uses proxies); e.g. bench/results/cache')
     p.add_argument('-o', '--option', action='append', default=[], metavar='STRATEGY:KEY=VALUE',
                    help='option for one strategy, repeatable (e.g. -o zc-rea:pool_size=500 -o nar:batch_size=8)')
-    p.add_argument('--out', default='nni-rank-results/compare', help='output folder')
+    p.add_argument('--out', default='nni-rank-results/compare',
+                   help='output folder; finished runs are kept in OUT/runs as they finish, and a rerun with the '
+                        'same --out and settings reads them back instead of running them again')
     p.set_defaults(func=run)
 
 
@@ -46,14 +49,15 @@ def parse_strategy_options(pairs: list[str]) -> dict[str, dict]:
 def run(args) -> int:
     from ..experiment.compare import run_comparison, write_report
     strategies = [s.strip() for s in args.strategies.split(',') if s.strip()]
-    if args.seeds < 1:
-        raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
+    out = check_output_dir(args.out)
+    runs_dir = out / 'runs'
+    args.on_interrupt = f'finished runs are kept in {runs_dir}; run the same command again to resume'
     print(f'comparing {", ".join(strategies)} on {args.benchmark} ({args.dataset}): '
           f'{args.seeds} seeds x {args.budget} queries')
     comp = run_comparison(args.benchmark, strategies, range(args.seeds), args.budget, dataset=args.dataset,
                           metric=args.metric, space=args.space, options=parse_strategy_options(args.option),
-                          cache_dir=args.cache_dir)
-    paths = write_report(comp, args.out)
+                          cache_dir=args.cache_dir, runs_dir=runs_dir)
+    paths = write_report(comp, out)
     print()
     print(comp.markdown())
     print('written: ' + ', '.join(str(p) for p in paths.values()))

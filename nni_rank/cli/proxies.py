@@ -10,24 +10,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import write_json
+from .common import add_space_option, atomic_path, check_output_file, non_negative_int, positive_int, write_json
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser('proxies', help='score sampled architectures with zero-cost proxies',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--space', default='nb201', choices=['nb201'])
+    add_space_option(p)
     p.add_argument('--proxies', default='synflow,naswot,jacob_cov,snip,params,flops',
                    help="comma-separated proxy names, or 'all'")
-    p.add_argument('--sample', type=int, default=100, help='number of architectures, drawn uniformly without replacement')
-    p.add_argument('--seed', type=int, default=0, help='seed of the sample, the minibatch and the initialisation')
+    p.add_argument('--sample', type=positive_int, default=100, help='number of architectures, drawn uniformly without replacement')
+    p.add_argument('--seed', type=non_negative_int, default=0, help='seed of the sample, the minibatch and the initialisation')
     p.add_argument('--benchmark', help='benchmark table: prints Spearman/Kendall of each proxy against its accuracy')
     p.add_argument('--dataset', default='cifar10', help='benchmark dataset')
     p.add_argument('--data-dir', help='local CIFAR folder / .bin for data-dependent proxies (default: embedded digits)')
-    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--batch-size', type=positive_int, default=64)
     p.add_argument('--cache-dir', help='reuse and extend an on-disk score cache')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--out', help='CSV: arch_str and one column per proxy')
+    p.add_argument('--out', help='CSV: the architecture (arch_str; a user space: the encoded sample) and one column '
+                                 'per proxy')
     p.add_argument('--json', help='JSON summary (n, per-proxy spearman/kendall/nan_count, seconds)')
     p.add_argument('--plot', help='PNG: proxy score against benchmark accuracy')
     p.set_defaults(func=run)
@@ -35,12 +36,9 @@ def add_parser(sub) -> None:
 
 def sample_archs(n: int, seed: int) -> list[str]:
     """``n`` distinct NB201 architecture strings drawn uniformly with ``seed``."""
-    from ..spaces import OPS, NB201Arch
-    total = len(OPS) ** 6
-    if not 1 <= n <= total:
-        raise ValueError(f'--sample must be in 1..{total}, got {n}')
-    picks = np.random.default_rng(seed).choice(total, size=n, replace=False)
-    return [NB201Arch.from_indices(np.unravel_index(int(i), (len(OPS),) * 6)).to_str() for i in picks]
+    from ..spaces.adapter import adapter_for
+    adapter = adapter_for('nb201')
+    return [adapter.describe(s) for s in adapter.distinct_samples(n, seed)]
 
 
 def correlations(values: np.ndarray, accuracy: np.ndarray, higher_is_better: bool = True) -> dict:
@@ -56,16 +54,23 @@ def correlations(values: np.ndarray, accuracy: np.ndarray, higher_is_better: boo
 
 
 def run(args) -> int:
-    from ..proxies import PROXIES, ProxyStore, available_proxies, resolve_names
+    from ..proxies import PROXIES, available_proxies, resolve_names
+    from ..spaces.adapter import adapter_for
+    for path, what in ((args.out, '--out file'), (args.json, '--json file'), (args.plot, '--plot file')):
+        check_output_file(path, what)
     names = available_proxies() if args.proxies.strip().lower() == 'all' else resolve_names(args.proxies.split(','))
+    adapter = adapter_for(args.space)
     table = None
     if args.benchmark:
-        from ..benchmarks import open_benchmark
-        table = open_benchmark(args.benchmark, space=args.space)
+        table = adapter.open_table(args.benchmark)
         table.accuracy_metric(args.dataset)  # a bad dataset fails before any scoring
-    archs = sample_archs(args.sample, args.seed)
-    store = ProxyStore(names, data=args.data_dir or 'digits', batch_size=args.batch_size, seed=args.seed,
-                       cache_dir=args.cache_dir, device=args.device)
+    try:
+        samples = adapter.distinct_samples(args.sample, args.seed)
+    except ValueError as err:
+        raise ValueError(f'--sample: {err}') from None
+    archs = [adapter.describe(s) for s in samples]
+    store = adapter.proxy_source(names, data=args.data_dir or 'digits', batch_size=args.batch_size, seed=args.seed,
+                                 cache_dir=args.cache_dir, device=args.device)
     if store.needs_data:
         store.batch  # noqa: B018  (loads the minibatch, so the description below is known)
         print(f'data-dependent proxies use {store.description}' +
@@ -73,7 +78,7 @@ def run(args) -> int:
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        values = store.scores(archs, progress=True)
+        values = store.scores(samples, progress=True)
     seconds = time.perf_counter() - start
     nans = {n: int((~np.isfinite(values[:, i])).sum()) for i, n in enumerate(names)}
     if any(nans.values()):
@@ -84,17 +89,16 @@ def run(args) -> int:
     print(f'scored {len(archs)} architectures with {len(names)} proxies in {seconds:.1f} s '
           f'({len(archs) / seconds:.2f} archs/s)')
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, 'w', newline='') as f:
+        with atomic_path(args.out) as tmp, open(tmp, 'w', newline='') as f:
             w = csv.writer(f)
-            w.writerow(['arch_str', *names])
+            w.writerow([adapter.describe_column, *names])
             for arch, row in zip(archs, values):
                 w.writerow([arch, *('nan' if not math.isfinite(v) else repr(float(v)) for v in row)])
         print(f'scores written to {args.out}')
     summary = {'n': len(archs), 'proxies': {n: {'nan_count': nans[n]} for n in names}, 'seconds': round(seconds, 3),
                'data': store.description if store.needs_data else None, 'seed': args.seed}
     if table is not None:
-        accuracy = np.array([_accuracy(table, a, args.dataset) for a in archs])
+        accuracy = np.array([_accuracy(table, s, args.dataset) for s in samples])
         print(f'{"proxy":16s} {"spearman":>9s} {"kendall":>8s} {"nan":>5s}   vs {args.dataset} accuracy '
               f'({int(np.isfinite(accuracy).sum())} archs in the table)')
         for i, n in enumerate(names):
@@ -111,7 +115,7 @@ def run(args) -> int:
     return 0
 
 
-def _accuracy(table, arch: str, dataset: str) -> float:
+def _accuracy(table, arch, dataset: str) -> float:
     try:
         return float(table.accuracy(arch, dataset))
     except LookupError:
@@ -138,7 +142,7 @@ def _plot(path: str, names, values, accuracy, summary, dataset) -> None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis('off')
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format='png')
     plt.close(fig)
     print(f'plot written to {path}')

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .common import write_json
+from .common import add_space_option, check_output_file, write_json, int_at_least, non_negative_float, non_negative_int, positive_int
 
 PREDICTORS = ('nar',)
 
@@ -15,25 +15,25 @@ PREDICTORS = ('nar',)
 def add_parser(sub) -> None:
     p = sub.add_parser('rank', help="ranking quality of a predictor (Kendall's tau, Spearman's rho, top-1%% precision)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--space', default='nb201', choices=['nb201'])
+    add_space_option(p)
     p.add_argument('--predictor', default='nar', choices=PREDICTORS)
-    p.add_argument('--train-size', type=int, default=100, help='number of labelled architectures (seeded sample)')
+    p.add_argument('--train-size', type=int_at_least(2), default=100, help='number of labelled architectures (seeded sample)')
     p.add_argument('--benchmark', required=True, help='benchmark table (.csv, comma-separated CSVs, .pth or .db)')
     p.add_argument('--dataset', default='cifar10', help='dataset whose accuracies train the ranker')
     p.add_argument('--transfer-dataset', help='also score the same ranking against this dataset (e.g. cifar100)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--with-proxies', metavar='NAMES', help='zero-cost proxies as extra features, e.g. synflow,naswot')
     p.add_argument('--proxy-data', default='digits',
                    help="minibatch for data-dependent proxies: 'digits' or a CIFAR path")
     p.add_argument('--proxy-cache', default='nni-rank-results/proxy-cache', help='on-disk cache of proxy scores')
     p.add_argument('--proxy-table', help='read the proxies from this CSV (arch_str + one column per proxy, e.g. '
                                          'nb201_zc_reference_cifar10.csv) instead of computing them')
-    p.add_argument('--test-limit', type=int, help='evaluate on a seeded subset of this many test architectures '
+    p.add_argument('--test-limit', type=positive_int, help='evaluate on a seeded subset of this many test architectures '
                                                     '(default: all; 2000 when proxies are computed)')
     g = p.add_argument_group('NAR predictor')
-    g.add_argument('--tiers', type=int, default=5, help='number of global quality tiers K')
-    g.add_argument('--epochs', type=int, default=200)
-    g.add_argument('--rank-weight', type=float, default=1.0, help='weight of the pairwise ranking loss')
+    g.add_argument('--tiers', type=int_at_least(2), default=5, help='number of global quality tiers K')
+    g.add_argument('--epochs', type=positive_int, default=200)
+    g.add_argument('--rank-weight', type=non_negative_float, default=1.0, help='weight of the pairwise ranking loss')
     g.add_argument('--rank-mode', default='score', choices=['score', 'blend', 'expected', 'tiered'])
     g.add_argument('--no-paths', action='store_true', help='leave the path features out of the NB201 encoding')
     g.add_argument('--device', default='cpu')
@@ -109,6 +109,7 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
 
 def run(args) -> int:
     from ..benchmarks import open_benchmark
+    check_output_file(args.json, '--json file')
     table = open_benchmark(args.benchmark, space=args.space)
     proxies: list[str] = []
     store = None
@@ -127,7 +128,7 @@ def run(args) -> int:
     elif args.proxy_table:
         raise ValueError('--proxy-table needs --with-proxies NAMES (the columns to read)')
     predictor_args = {'num_tiers': args.tiers, 'epochs': args.epochs, 'rank_weight': args.rank_weight,
-                      'rank_mode': args.rank_mode, 'device': args.device}
+                      'rank_mode': args.rank_mode, 'device': args.device, 'verbose': True}
     result = evaluate_ranking(table, args.dataset, args.train_size, args.seed, transfer_dataset=args.transfer_dataset,
                               proxies=proxies, proxy_store=store, test_limit=test_limit,
                               predictor_args=predictor_args, paths=not args.no_paths)

@@ -1,9 +1,13 @@
 """``nni-rank register`` / ``nni-rank unregister``: the project's tuners as named NNI algorithms.
 
-``register`` writes an NNI algorithm meta file and runs ``nnictl algo register --meta FILE``; afterwards a
-config says ``tuner: {name: NAR}`` (or ``ZcREA``, ``AlphaNAS``, ``Reinforce``) and ``nnictl algo list`` shows them.
-NNI keeps them in ``registered_algorithms.yml`` of its config directory (``$NNI_CONFIG_DIR``, else
-``sys.prefix/nni`` in a virtual environment, else ``~/.config/nni``).
+``register`` writes an NNI algorithm meta file (each tuner with its ``classArgsValidator``) and runs
+``nnictl algo register --meta FILE``; afterwards a config says ``tuner: {name: NAR}`` (or ``ZcREA``,
+``AlphaNAS``, ``Reinforce``) and ``nnictl algo list`` shows them. NNI keeps them in ``registered_algorithms.yml``
+of its config directory (``$NNI_CONFIG_DIR``, else ``sys.prefix/nni`` in a virtual environment, else
+``~/.config/nni``).
+
+NNI 3.0's ``nnictl create`` runs registered validators only for legacy (v1) configs; :func:`check_config`
+runs them on a v2 config, and the tuners run the same checks when they start.
 """
 from __future__ import annotations
 
@@ -26,6 +30,14 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
                   'REINFORCE with an EMA baseline over choice spaces (the NAS-Bench-201 RL baseline)'),
 }
 
+#: builtin name -> its ``classArgsValidator`` (the tuner's own argument checks, run by nnictl)
+VALIDATORS: dict[str, str] = {
+    'NAR': 'nni_rank.tuners.nar_tuner.NARClassArgsValidator',
+    'ZcREA': 'nni_rank.tuners.zc_rea_tuner.ZcREAClassArgsValidator',
+    'AlphaNAS': 'nni_rank.tuners.alpha_nas_tuner.AlphaNasClassArgsValidator',
+    'Reinforce': 'nni_rank.tuners.reinforce_tuner.ReinforceClassArgsValidator',
+}
+
 
 def add_parser(sub) -> None:
     names = ', '.join(ALGORITHMS)
@@ -39,6 +51,19 @@ def add_parser(sub) -> None:
         if command == 'register':
             p.add_argument('--print-meta', action='store_true', help='only print the meta file, register nothing')
         p.set_defaults(func=run_register if command == 'register' else run_unregister)
+    c = sub.add_parser('check', help='check an nnictl config and its tuner arguments before nnictl create',
+                       description='Validate CONFIG as nnictl create does and check the classArgs of the project\'s '
+                                   'tuners with the tuners\' own checks (NNI 3.0 skips registered validators for '
+                                   'v2 configs, so a bad argument would otherwise only show in dispatcher.log).')
+    c.add_argument('config', nargs='+', help='nnictl YAML config(s)')
+    c.set_defaults(func=run_check)
+
+
+def run_check(args) -> int:
+    for path in args.config:
+        check_config(path)
+        print(f'{path}: ok')
+    return 0
 
 
 def meta_yaml(names: list[str]) -> str:
@@ -46,8 +71,44 @@ def meta_yaml(names: list[str]) -> str:
     lines = ['# NNI algorithm meta written by nni-rank register', 'algorithms:']
     for name in names:
         class_name, doc = ALGORITHMS[name]
-        lines += [f'  # {doc}', f'  - builtinName: {name}', '    algoType: tuner', f'    className: {class_name}']
+        lines += [f'  # {doc}', f'  - builtinName: {name}', '    algoType: tuner', f'    className: {class_name}',
+                  f'    classArgsValidator: {VALIDATORS[name]}']
     return '\n'.join(lines) + '\n'
+
+
+def check_class_args(name: str, class_args: dict | None) -> None:
+    """Run tuner ``name``'s validator on ``class_args`` (nothing for other names); :class:`ValueError` with the
+    tuner's message. NNI 3.0's ``nnictl create`` skips registered validators for v2 configs, so call this first."""
+    if name in VALIDATORS:
+        from importlib import import_module
+        module, cls = VALIDATORS[name].rsplit('.', 1)
+        getattr(import_module(module), cls)().validate_class_args(**(class_args or {}))
+
+
+def check_config(path: str | os.PathLike) -> None:
+    """Check an nnictl config as NNI does (``ExperimentConfig``) and its tuner's classArgs with the tuner's own
+    checks, for a registered name or this project's class name; :class:`ValueError` with the message."""
+    import yaml
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'no config file {path}')
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f'{path} is not valid YAML: {str(err).splitlines()[0]}') from None
+    from nni.experiment.config import ExperimentConfig, utils
+    try:
+        ExperimentConfig.load(str(path)).canonical_copy()  # resolves and validates like nnictl create
+    except Exception as err:  # noqa: BLE001 - NNI raises assorted types; the message is what matters
+        utils.unset_base_path()  # NNI's load leaves its global base path set when the config is refused
+        raise ValueError(f'{path}: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}') \
+            from None
+    tuner = raw.get('tuner') or {}
+    name = tuner.get('name') or {cls: n for n, (cls, _) in ALGORITHMS.items()}.get(tuner.get('className'))
+    try:
+        check_class_args(name, tuner.get('classArgs'))
+    except ValueError as err:
+        raise ValueError(f'{path}: {err}') from None
 
 
 def nnictl_command(explicit: str | None = None) -> list[str]:

@@ -7,7 +7,7 @@ import json
 import random
 from pathlib import Path
 
-from .common import write_json
+from .common import check_output_file, write_json, non_negative_float, non_negative_int, positive_float, positive_int
 
 SUPERNET_DEFAULT_SAVE = 'nni-rank-results/supernet.pt'
 
@@ -19,29 +19,29 @@ def add_parser(sub) -> None:
     p.add_argument('--method', default='spos', choices=['spos', 'rdnas'])
     p.add_argument('--dataset', default='digits', choices=['digits', 'cifar10'])
     p.add_argument('--data-dir', help='local CIFAR-10 folder or .bin file (for --dataset cifar10)')
-    p.add_argument('--epochs', type=int, default=30)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--epochs', type=positive_int, default=30)
+    p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--save', default=SUPERNET_DEFAULT_SAVE, help='checkpoint, written after every epoch')
-    p.add_argument('--resume', action='store_true', help='continue from --save when it exists')
-    p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--lr', type=float, default=0.05)
-    p.add_argument('--channels', type=int, default=16)
-    p.add_argument('--cells-per-stage', type=int, default=1, help='NB201 uses 5; 1 keeps CPU runs quick')
-    p.add_argument('--image-size', type=int, default=8, help='digits only: resize the 8x8 digits to this size')
-    p.add_argument('--train-limit', type=int, help='use only the first N training images')
+    p.add_argument('--resume', action='store_true', help='continue from the checkpoint at --save (an error when there is none)')
+    p.add_argument('--batch-size', type=positive_int, default=64)
+    p.add_argument('--lr', type=positive_float, default=0.05)
+    p.add_argument('--channels', type=positive_int, default=16)
+    p.add_argument('--cells-per-stage', type=positive_int, default=1, help='NB201 uses 5; 1 keeps CPU runs quick')
+    p.add_argument('--image-size', type=positive_int, default=8, help='digits only: resize the 8x8 digits to this size')
+    p.add_argument('--train-limit', type=positive_int, help='use only the first N training images')
     p.add_argument('--include-none', action='store_true', help="also sample the 'none' op while training")
-    p.add_argument('--paths-per-step', type=int, default=1, help='SPOS: uniform paths trained per step '
+    p.add_argument('--paths-per-step', type=positive_int, default=1, help='SPOS: uniform paths trained per step '
                                                                   '(2 = the compute of RD-NAS)')
     g = p.add_argument_group('RD-NAS')
     g.add_argument('--teacher', default='synflow', help='zero-cost proxy used as teacher (synflow, flops, params, ...)')
     g.add_argument('--teacher-store', action='store_true',
                    help='take teacher scores from nni_rank.proxies.ProxyStore (full-size NB201 nets, on-disk cache)')
-    g.add_argument('--rank-weight', type=float, default=2.0, help='maximum weight of the ranking loss')
+    g.add_argument('--rank-weight', type=non_negative_float, default=2.0, help='maximum weight of the ranking loss')
     g.add_argument('--rank-schedule', default='sin', choices=['sin', 'linear', 'constant'])
-    g.add_argument('--margin', type=float, default=6.7, help='minimum group distance of a sampled pair')
-    g.add_argument('--score-groups', type=int, default=0,
+    g.add_argument('--margin', type=non_negative_float, default=6.7, help='minimum group distance of a sampled pair')
+    g.add_argument('--score-groups', type=non_negative_int, default=0,
                    help='K >= 2: pair cells from different teacher-score quantile groups instead of op-group distance')
-    g.add_argument('--rank-margin', type=float, default=0.0, help='hinge margin per unit of normalised distance')
+    g.add_argument('--rank-margin', type=non_negative_float, default=0.0, help='hinge margin per unit of normalised distance')
     p.add_argument('--device', default='cpu')
     p.set_defaults(func=run_train)
 
@@ -50,16 +50,16 @@ def add_parser(sub) -> None:
     r.add_argument('--load', required=True, help='checkpoint written by nni-rank supernet')
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument('--archs', help='file of architecture strings (one per line, or a JSON list)')
-    src.add_argument('--sample', type=int, help='rank N cells drawn (seeded) from the benchmark')
+    src.add_argument('--sample', type=positive_int, help='rank N cells drawn (seeded) from the benchmark')
     r.add_argument('--benchmark', required=True, help='benchmark table (.csv, .pth, .db); a digits ground-truth CSV '
                                                       'from bench/bench_rdnas.py for --dataset digits')
     r.add_argument('--dataset', help="benchmark dataset (default: the checkpoint's training dataset)")
     r.add_argument('--metric', help='benchmark metric (default: its accuracy)')
     r.add_argument('--by', choices=['accuracy', 'loss'], help='supernet score (default: loss when the metric is a loss)')
     r.add_argument('--data-dir', help="evaluation data when not the checkpoint's (CIFAR-10 folder)")
-    r.add_argument('--calib-batches', type=int, default=4, help='training batches to recalibrate BatchNorm per subnet')
-    r.add_argument('--top-k', type=int, default=5)
-    r.add_argument('--seed', type=int, default=0)
+    r.add_argument('--calib-batches', type=non_negative_int, default=4, help='training batches to recalibrate BatchNorm per subnet')
+    r.add_argument('--top-k', type=positive_int, default=5)
+    r.add_argument('--seed', type=non_negative_int, default=0)
     r.add_argument('--json', help='write {"kendall", "spearman", "n", ...} here')
     r.add_argument('--device', default='cpu')
     r.set_defaults(func=run_rank)
@@ -68,8 +68,10 @@ def add_parser(sub) -> None:
 def run_train(args) -> int:
     from ..spaces.nb201 import OPS
     from ..supernet import TRAIN_OPS, SupernetConfig, SupernetTrainer
-    save = Path(args.save)
-    if args.resume and save.is_file():
+    save = check_output_file(args.save, '--save checkpoint')
+    if args.resume:
+        if not save.is_file():
+            raise FileNotFoundError(f'--resume: no supernet checkpoint at {save} (drop --resume to train from scratch)')
         trainer = SupernetTrainer.resume(save, device=args.device)
         if args.epochs != trainer.config.epochs:
             raise ValueError(f'{save} was set up for {trainer.config.epochs} epochs; resume with --epochs '
@@ -116,6 +118,7 @@ def run_rank(args) -> int:
     from ..spaces.nb201 import NB201Arch
     from ..supernet import (calibration_batches, held_out_batches, load_data, load_supernet, rank_archs,
                             rank_correlation, top_k)
+    check_output_file(args.json, '--json file')
     net, cfg = load_supernet(args.load, args.device)
     dataset = args.dataset or cfg.dataset
     table = _open_table(args.benchmark, dataset)

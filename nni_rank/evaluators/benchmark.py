@@ -6,40 +6,48 @@ import os
 from typing import Any, Mapping
 
 import nni
-from nni.mutable import Categorical, Sample
+from nni.mutable import Sample
 from nni.nas.benchmark import BenchmarkEvaluator as NniBenchmarkEvaluator
 from nni.nas.benchmark.space import SlimBenchmarkSpace
 
-from ..benchmarks import BenchmarkTable, open_benchmark
-from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, NB201Arch
+from ..benchmarks import BenchmarkTable
+from ..spaces.adapter import SpaceAdapter, adapter_for
 
 _OPENED: dict[tuple[str, str], BenchmarkTable] = {}
 
 
-def _table(benchmark: str | os.PathLike | BenchmarkTable, space: str) -> BenchmarkTable:
+def _table(benchmark: str | os.PathLike | BenchmarkTable, adapter: SpaceAdapter) -> BenchmarkTable:
     if isinstance(benchmark, BenchmarkTable):
         return benchmark
-    key = (str(benchmark), space)
+    key = (str(benchmark), adapter.fingerprint())
     if key not in _OPENED:  # one table per file and process, however many evaluators are built
-        _OPENED[key] = open_benchmark(benchmark, space=space)
+        _OPENED[key] = adapter.open_table(benchmark)
     return _OPENED[key]
 
 
 class SampleEvaluator(NniBenchmarkEvaluator):
-    """Base of evaluators that work from a sample alone (NB201 or NB101), never building NNI's model.
+    """Base of evaluators that work from a sample alone, never building NNI's model.
 
-    With ``BenchmarkModelSpace`` (or NNI's ``NasBench201()`` space, which it validates) strategies
-    sample and freeze in microseconds instead of NNI's ~1 s per network.
+    ``space`` is ``'nb201'``, ``'nb101'``, ``'PACKAGE.MODULE:CLASS'`` or ``adapter_for(model_space)``; the
+    adapter (:func:`~nni_rank.spaces.adapter.adapter_for`) names the samples. With ``BenchmarkModelSpace`` (or the
+    space itself, which it validates) strategies sample and freeze in microseconds.
     """
 
-    space = 'nb201'
+    space: Any = 'nb201'
+
+    @property
+    def adapter(self) -> SpaceAdapter:
+        """The adapter of :attr:`space`."""
+        if getattr(self, '_adapter', None) is None or self._adapter_of is not self.space:
+            from nni.nas.space import BaseModelSpace
+            if isinstance(self.space, BaseModelSpace):  # nni.trace hands evaluators a copy without its choices
+                raise ValueError("an evaluator's space is 'nb201', 'nb101', 'PACKAGE.MODULE:CLASS' or "
+                                 'adapter_for(model_space), not the model space itself')
+            self._adapter, self._adapter_of = adapter_for(self.space), self.space
+        return self._adapter
 
     def default_space(self) -> SlimBenchmarkSpace:  # type: ignore[override]
-        if self.space == 'nb201':
-            ops = [Categorical(list(NNI_OPS), label=label) for label in EDGE_LABELS]  # honours label_scope
-            return SlimBenchmarkSpace({op.label: op for op in ops})
-        from nni.nas.benchmark import NasBench101Benchmark
-        return NasBench101Benchmark.default_space()
+        return self.adapter.benchmark_space()
 
     @staticmethod
     def report(result: Mapping[str, float], extra: Mapping[str, Any] | None = None) -> None:
@@ -51,16 +59,17 @@ class SampleEvaluator(NniBenchmarkEvaluator):
         nni.report_final_result(merged)
 
     def arch_of(self, sample: Sample) -> Any:
-        """The architecture of an NNI sample (an ``NB201Arch``; an NB101 hash for ``space='nb101'``)."""
-        if self.space == 'nb201':
-            return NB201Arch.from_sample(sample)
-        from ..spaces.nb101 import NB101Arch
-        return NB101Arch.from_sample(sample).hash()
+        """The table key of an NNI sample (an ``NB201Arch``, an NB101 hash, a user space's encoded sample)."""
+        return self.adapter.arch(sample)
+
+    def describe(self, sample: Sample) -> str:
+        """Text naming the sample's architecture."""
+        return self.adapter.describe(sample)
 
 
 @nni.trace
 class BenchmarkEvaluator(SampleEvaluator):
-    """Look up a sampled NAS-Bench-201 / NAS-Bench-101 model in a benchmark table.
+    """Look up a sampled model of NAS-Bench-201, NAS-Bench-101 or any space in a benchmark table.
 
     Reports ``{'default': accuracy, <every other metric of the table>}`` as the final result, so the
     web UI shows them; accuracies stay in percent, as the table stores them. Works with NNI's
@@ -75,14 +84,17 @@ class BenchmarkEvaluator(SampleEvaluator):
     metric
         Metric reported as ``default``; the table's accuracy (test, else valid) when None.
     space
-        ``'nb201'`` or ``'nb101'``.
+        ``'nb201'``, ``'nb101'``, ``'PACKAGE.MODULE:CLASS'`` or ``adapter_for(model_space)``; a user space's table is a CSV
+        or JSON keyed by its labels (:class:`~nni_rank.benchmarks.label_table.LabelTable`). Give the
+        ``PACKAGE.MODULE:CLASS`` text for NNI's training-service engine, which rebuilds evaluators from
+        their arguments.
     """
 
     def __init__(self, benchmark: str | os.PathLike | BenchmarkTable, dataset: str = 'cifar10',
-                 metric: str | None = None, space: str = 'nb201'):
+                 metric: str | None = None, space: Any = 'nb201'):
         super().__init__()
-        self.table = _table(benchmark, space)
         self.space = space
+        self.table = _table(benchmark, self.adapter)
         self.dataset = dataset
         self.metric = self.table.accuracy_metric(dataset, metric)  # fails early on a bad dataset/metric
 

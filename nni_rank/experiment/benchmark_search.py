@@ -1,4 +1,4 @@
-"""Run any NNI strategy against a benchmark table with NNI's sequential engine, recording every query."""
+"""Run any NNI strategy with NNI's sequential engine on any space and evaluator, recording every query."""
 from __future__ import annotations
 
 import logging
@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from nni.nas.benchmark import BenchmarkEvaluator as NniBenchmarkEvaluator
 from nni.nas.benchmark import BenchmarkModelSpace
+from nni.nas.evaluator import Evaluator
 from nni.nas.execution import SequentialExecutionEngine
+from nni.nas.space import ExecutableModelSpace, RawFormatModelSpace
 from nni.nas.execution.event import ModelEventType, TrainingEndEvent
 from nni.nas.strategy import Strategy
 
-from ..evaluators import SampleEvaluator
+from ..spaces.adapter import adapter_for
 
 
 @dataclass
@@ -51,6 +54,13 @@ class SearchResult:
                 'strategy': self.strategy, 'dataset': self.dataset, 'seed': self.seed, 'budget': self.budget,
                 'queries': len(self.history), 'seconds': round(self.seconds, 3)}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> 'SearchResult':
+        """The inverse of :meth:`to_json` (a result written by ``nni-rank search --json`` or ``compare``)."""
+        return cls(strategy=data['strategy'], dataset=data['dataset'], seed=data['seed'], budget=int(data['budget']),
+                   history=[(str(a), None if v is None else float(v)) for a, v in data['history']],
+                   seconds=float(data.get('seconds', 0.0)))
+
 
 def seed_everything(seed: int | None) -> None:
     """Seed python, numpy and torch (strategies get their own seed too)."""
@@ -65,13 +75,30 @@ def seed_everything(seed: int | None) -> None:
         pass
 
 
-def run_benchmark_search(strategy: Strategy, evaluator: SampleEvaluator, budget: int, *,
+def searched_space(evaluator: Evaluator, model_space=None) -> ExecutableModelSpace:
+    """The executable space a strategy searches: a ``BenchmarkModelSpace`` for table lookups (NNI's
+    ``BenchmarkEvaluator`` subclasses: sampling only, nothing built), else the user's space with ``evaluator``
+    (every query builds its model with ``freeze``). An ``ExecutableModelSpace`` is used as it is."""
+    if isinstance(model_space, ExecutableModelSpace):
+        return model_space
+    if isinstance(evaluator, NniBenchmarkEvaluator):
+        return BenchmarkModelSpace(model_space, evaluator) if model_space is not None else BenchmarkModelSpace(evaluator)
+    if model_space is None:
+        raise ValueError(f'{type(evaluator).__name__} evaluates models, not table rows: give model_space=, the space '
+                         'whose models it evaluates')
+    return RawFormatModelSpace.from_model(model_space, evaluator)
+
+
+def run_benchmark_search(strategy: Strategy, evaluator: Evaluator, budget: int, *,
                          seed: int | None = None, name: str | None = None, model_space=None,
                          quiet: bool = True, progress: bool = False) -> SearchResult:
     """Run ``strategy`` for ``budget`` queries of ``evaluator`` (NNI's sequential engine) and return them.
 
-    ``model_space`` may be an NNI ``ModelSpace`` matching the benchmark (e.g. ``NasBench201()``),
-    else the evaluator's own space is used. Every model the strategy submits is one query.
+    ``evaluator`` is a table lookup (the project's :class:`~nni_rank.evaluators.BenchmarkEvaluator`, NNI's
+    benchmark evaluators), with ``model_space`` optional (e.g. ``NasBench201()``; else the evaluator's own
+    space), or any other NNI evaluator (``FunctionalEvaluator``, the project's training and zero-cost
+    evaluators) with ``model_space`` required. Every model the strategy submits is one query, named in the
+    history by the space's adapter.
     """
     if budget < 1:
         raise ValueError(f'budget must be a positive number of queries, got {budget}')
@@ -80,7 +107,12 @@ def run_benchmark_search(strategy: Strategy, evaluator: SampleEvaluator, budget:
     level = nni_logger.level
     if quiet:
         nni_logger.setLevel(logging.WARNING)
-    space = BenchmarkModelSpace(model_space, evaluator) if model_space is not None else BenchmarkModelSpace(evaluator)
+    try:
+        space = searched_space(evaluator, model_space)
+        describe = getattr(evaluator, 'describe', None) or adapter_for(space).describe
+    except BaseException:
+        nni_logger.setLevel(level)
+        raise
     engine = SequentialExecutionEngine(max_model_count=budget, continue_on_failure=True)
     result = SearchResult(strategy=name or type(strategy).__name__, dataset=getattr(evaluator, 'dataset', ''), seed=seed,
                           budget=budget)
@@ -91,10 +123,9 @@ def run_benchmark_search(strategy: Strategy, evaluator: SampleEvaluator, budget:
         bar = tqdm(total=budget, desc=result.strategy, unit='arch')
 
     def on_end(event: TrainingEndEvent) -> None:
-        arch = evaluator.arch_of(event.model.sample)
         metric = event.model.metric
         metric = None if metric is None or metric != metric else float(metric)  # failed or NaN
-        result.history.append((str(arch), metric))
+        result.history.append((describe(event.model.sample), metric))
         if bar is not None:
             bar.update(1)
             if metric is not None:

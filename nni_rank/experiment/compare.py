@@ -12,9 +12,11 @@ and written as a per-run CSV, the best-so-far curves as CSV, a markdown table, J
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import inspect
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +24,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..files import atomic_path, write_json, write_text
 from .benchmark_search import SearchResult, run_benchmark_search
 
-__all__ = ['CHECKPOINTS', 'Comparison', 'StrategyRuns', 'queries_summary', 'run_comparison', 'write_report']
+__all__ = ['CHECKPOINTS', 'Comparison', 'RunStore', 'StrategyRuns', 'queries_summary', 'run_comparison', 'write_report']
 
 #: Query counts at which the best accuracy so far is reported (those <= budget are used).
 CHECKPOINTS = (25, 50, 100, 200)
@@ -144,15 +147,21 @@ def strategy_options(name: str, options: dict[str, dict[str, Any]], cache_dir: s
 
 
 def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], budget: int, *,
-                   dataset: str = 'cifar10', metric: str | None = None, space: str = 'nb201',
+                   dataset: str = 'cifar10', metric: str | None = None, space: Any = 'nb201',
                    options: dict[str, dict[str, Any]] | None = None, cache_dir: str | None = None,
+                   runs_dir: str | Path | None = None,
                    log: Callable[[str], None] | None = print) -> Comparison:
     """Run every strategy for every seed (seed ``s`` seeds the strategy and the run) on the same table.
 
+    ``space`` is ``'nb201'``, ``'nb101'``, ``'PACKAGE.MODULE:CLASS'`` or a model space (its table is keyed by
+    its labels, and zero-cost strategies build its networks).
     ``options`` maps a strategy name to its keyword options; ``cache_dir`` is the zero-cost proxy
-    cache handed to the zero-cost strategies.
+    cache handed to the zero-cost strategies. With ``runs_dir`` every finished run is written there at
+    once (``STRATEGY-seedN.json``), and a run already there with the same settings is read back instead
+    of run again: an interrupted comparison resumes where it stopped.
     """
     from ..evaluators import BenchmarkEvaluator
+    from ..runtime import progress
     from ..strategies import STRATEGIES, make_strategy
     options = options or {}
     strategies = list(strategies)
@@ -167,31 +176,97 @@ def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], b
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError('give at least one seed')
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f'seeds must not repeat, got {seeds}')
     if budget < 1:
         raise ValueError(f'budget must be a positive number of queries, got {budget}')
     per_strategy = {name: strategy_options(name, options, cache_dir) for name in strategies}  # fail early
 
-    evaluator = BenchmarkEvaluator(benchmark, dataset=dataset, metric=metric, space=space)
+    from ..spaces.adapter import adapter_for
+    adapter = adapter_for(space)
+    evaluator = BenchmarkEvaluator(benchmark, dataset=dataset, metric=metric, space=adapter)
     table = evaluator.table
     comp = Comparison(benchmark=str(getattr(table, 'source', None) or benchmark), dataset=dataset,
                       metric=evaluator.metric, budget=budget, seeds=seeds,
                       optimum=table.top(dataset, 1, evaluator.metric)[0][1],
                       top_threshold=table.threshold(dataset, 0.001, evaluator.metric))
-    for name in strategies:
-        sr = comp.runs[name] = StrategyRuns(name)
-        start = time.perf_counter()
-        for seed in seeds:
-            strategy = make_strategy(name, seed=seed, **per_strategy[name])
-            sr.results.append(run_benchmark_search(strategy, evaluator, budget, seed=seed, name=name))
-        if log:
-            best = np.nanmedian(sr.best_after(budget))
-            log(f'{name:10s} {len(seeds)} seeds x {budget} queries: median best {best:.2f} '
-                f'({time.perf_counter() - start:.1f} s)')
+    store = RunStore(runs_dir) if runs_dir is not None else None
+    bar = progress(total=len(strategies) * len(seeds), desc='compare', unit='run')
+    try:
+        for name in strategies:
+            sr = comp.runs[name] = StrategyRuns(name)
+            settings = {'benchmark': comp.benchmark, 'dataset': dataset, 'metric': comp.metric,
+                        'space': space if isinstance(space, str) else f'{adapter.name}:{adapter.fingerprint()}',
+                        'budget': budget, 'strategy': name, 'options': per_strategy[name]}
+            start, reused = time.perf_counter(), 0
+            for seed in seeds:
+                bar.set_postfix_str(f'{name} seed {seed}')
+                result = store.load(name, seed, settings) if store else None
+                if result is None:
+                    with _nni_logs_quiet():  # NNI's tuners log their seed at construction
+                        strategy = make_strategy(name, seed=seed, **per_strategy[name])
+                    result = run_benchmark_search(strategy, evaluator, budget, seed=seed, name=name,
+                                                  model_space=adapter.network_space)
+                    if store:
+                        store.save(result, settings)
+                else:
+                    reused += 1
+                sr.results.append(result)
+                bar.update(1)
+            if log:
+                best = np.nanmedian(sr.best_after(budget))
+                note = f', {reused} read back from {store.folder}' if reused else ''
+                log(f'{name:10s} {len(seeds)} seeds x {budget} queries: median best {best:.2f} '
+                    f'({time.perf_counter() - start:.1f} s{note})')
+    finally:
+        bar.close()
     return comp
 
 
+@contextlib.contextmanager
+def _nni_logs_quiet():
+    logger = logging.getLogger('nni')
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+class RunStore:
+    """Finished runs of a comparison, one JSON file each, written atomically as they finish."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def path(self, name: str, seed: int) -> Path:
+        return self.folder / f'{name}-seed{seed}.json'
+
+    @staticmethod
+    def _fingerprint(settings: dict[str, Any]) -> str:
+        return json.dumps(settings, sort_keys=True, default=repr)
+
+    def load(self, name: str, seed: int, settings: dict[str, Any]) -> SearchResult | None:
+        """The stored run of ``name``/``seed`` if it was made with ``settings`` (else None: run it again)."""
+        path = self.path(name, seed)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            if self._fingerprint(data.get('settings')) != self._fingerprint(settings):
+                return None
+            return SearchResult.from_json(data['result'])
+        except (ValueError, KeyError, TypeError):  # torn or foreign file: run again, it gets replaced
+            return None
+
+    def save(self, result: SearchResult, settings: dict[str, Any]) -> Path:
+        return write_json(self.path(result.strategy, result.seed),
+                          {'settings': json.loads(self._fingerprint(settings)), 'result': result.to_json()})
+
+
 def _write_runs_csv(comp: Comparison, path: Path) -> None:
-    with open(path, 'w', newline='') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['strategy', 'seed', 'queries', *[f'best@{c}' for c in comp.checkpoints], 'best_accuracy',
                     'best_arch', 'queries_to_optimum', 'queries_to_top0.1%', 'seconds'])
@@ -207,7 +282,7 @@ def _write_runs_csv(comp: Comparison, path: Path) -> None:
 
 
 def _write_curves_csv(comp: Comparison, path: Path) -> None:
-    with open(path, 'w', newline='') as f:
+    with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['strategy', 'seed', 'query', 'best_so_far'])
         for name, sr in comp.runs.items():
@@ -243,7 +318,8 @@ def plot(comp: Comparison, path: Path) -> Path:
     ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png')
     plt.close(fig)
     return path
 
@@ -256,10 +332,10 @@ def write_report(comp: Comparison, out_dir) -> dict[str, Path]:
              'json': out / 'summary.json', 'plot': out / 'best_so_far.png'}
     _write_runs_csv(comp, paths['runs'])
     _write_curves_csv(comp, paths['curves'])
-    paths['markdown'].write_text(comp.markdown())
+    write_text(paths['markdown'], comp.markdown())
     meta = {'benchmark': comp.benchmark, 'dataset': comp.dataset, 'metric': comp.metric, 'budget': comp.budget,
             'seeds': comp.seeds, 'optimum': comp.optimum, 'top0.1%_threshold': comp.top_threshold,
             'strategies': comp.summary()}
-    paths['json'].write_text(json.dumps(meta, indent=1))
+    write_json(paths['json'], meta)
     plot(comp, paths['plot'])
     return paths

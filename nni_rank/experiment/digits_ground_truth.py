@@ -162,6 +162,7 @@ def digits_ground_truth(path: str | os.PathLike, config: GroundTruthConfig | Non
 
 
 def open_ground_truth(path: str | os.PathLike):
-    """The ground-truth CSV as a benchmark table (dataset ``'digits'``, metrics ``test_acc``, ``test_loss``, ...)."""
+    """The ground-truth CSV as a benchmark table (dataset ``'digits'``, metrics ``test_acc``, ``test_loss``, ...);
+    cells whose training diverged (``nan``) are left out with a warning that counts them."""
     from ..benchmarks.csv_table import CsvTable
-    return CsvTable(path, space='nb201', default_dataset='digits')
+    return CsvTable(path, space='nb201', default_dataset='digits', on_bad_rows='skip')

@@ -208,13 +208,16 @@ class ProxyTable:
     every equivalent cell gets its class's values (the mean when a class has several rows). Proxy names
     of this project are mapped to the table's columns (``naswot`` -> ``nwot``, ``jacob_cov`` -> ``jacov``).
     Callable on a list of architectures or NNI samples: ``ProxyTable(path, ['synflow'])(archs) -> (n, m)``.
+    With ``exact=True`` a cell's own row is used when the table has one (the class mean otherwise), for
+    tables that list every cell (``nni-rank proxies --space nb201 --all``, the packaged NB201 table).
     """
 
-    def __init__(self, path, names: Sequence[str]):
+    def __init__(self, path, names: Sequence[str], exact: bool = False):
         import csv
         from pathlib import Path
         from ..proxies import REFERENCE_COLUMNS
-        path = Path(path)
+        from ..resources import resolve_benchmark
+        path = Path(resolve_benchmark(str(path)))  # 'nb201-packaged': the table shipped with the package
         if not path.is_file():
             raise FileNotFoundError(f'proxy table {path} not found')
         self.names = [n.strip() for n in names if n.strip()]
@@ -234,9 +237,17 @@ class ProxyTable:
                 self.columns.append(column)
             sums: dict[NB201Arch, np.ndarray] = {}
             counts: dict[NB201Arch, int] = {}
-            for row in reader:
-                key = NB201Arch.from_str(row['arch_str']).canonical()
-                vals = np.array([float(row[c]) if row[c] not in ('', 'nan') else np.nan for c in self.columns])
+            self._exact: dict[NB201Arch, np.ndarray] = {}
+            for line, row in enumerate(reader, start=2):
+                arch = NB201Arch.from_str(row['arch_str'])
+                try:
+                    vals = np.array([float(row[c]) if row[c] not in ('', 'nan') else np.nan for c in self.columns])
+                except (TypeError, ValueError):
+                    raise ValueError(f'proxy table {path} line {line}: unreadable value in '
+                                     f'{", ".join(self.columns)}') from None
+                if exact:
+                    self._exact[arch] = vals
+                key = arch.canonical()
                 sums[key] = sums.get(key, 0.0) + vals
                 counts[key] = counts.get(key, 0) + 1
         self._values = {k: v / counts[k] for k, v in sums.items()}
@@ -251,7 +262,11 @@ class ProxyTable:
     def scores(self, archs: Sequence[Any]) -> np.ndarray:
         """``(n, len(names))``; NaN rows for cells the table does not cover."""
         nan = np.full(len(self.names), np.nan)
-        rows = [self._values.get(NB201Arch.parse(a).canonical(), nan) for a in archs]
+        rows = []
+        for a in archs:
+            arch = NB201Arch.parse(a)
+            row = self._exact.get(arch)
+            rows.append(row if row is not None else self._values.get(arch.canonical(), nan))
         return np.array(rows, dtype=float).reshape(len(rows), len(self.names))
 
     __call__ = scores

@@ -114,13 +114,15 @@ class NARPredictor:
     num_threads
         CPU threads torch may use while this predictor trains or predicts (restored afterwards); 1 is the
         fastest for a network this small. None leaves torch's setting alone.
+    verbose
+        Show a progress bar (epochs) while fitting.
     """
 
     def __init__(self, num_tiers: int = 5, *, hidden: int = 128, layers: int = 2, dropout: float = 0.0,
                  rank_weight: float = 1.0, epochs: int = 200, lr: float = 3e-3, weight_decay: float = 1e-3,
                  rank_mode: str = 'score', ensemble: int = 1, pair_batch: int = 256, seed: int = 0,
                  linear_skip: bool = False, compact_columns: Sequence[int] | None = None,
-                 device: str | torch.device = 'cpu', num_threads: int | None = 1):
+                 device: str | torch.device = 'cpu', num_threads: int | None = 1, verbose: bool = False):
         if not isinstance(num_tiers, int) or num_tiers < 2:
             raise ValueError(f'num_tiers must be an integer >= 2, got {num_tiers!r}')
         if rank_mode not in RANK_MODES:
@@ -135,6 +137,7 @@ class NARPredictor:
         self.rank_mode, self.ensemble, self.seed = rank_mode, ensemble, seed
         self.pair_batch = max(2, int(pair_batch))
         self.num_threads = num_threads
+        self.verbose = verbose
         self.linear_skip = linear_skip
         self.compact_columns = None if compact_columns is None else [int(c) for c in compact_columns]
         self.device = torch.device(device)
@@ -178,17 +181,20 @@ class NARPredictor:
                 raise ValueError(f'compact_columns must index the {X.shape[1]} feature columns, got {cols}')
             views.append(torch.as_tensor(np.arange(X.shape[1])[cols], device=self.device))
         self._nets = []
-        with _threads(self.num_threads):
+        from ..runtime import progress
+        bar = progress(total=len(views) * self.ensemble * self.epochs, desc='NAR fit', unit='epoch',
+                       **({} if self.verbose else {'disable': True}))
+        with _threads(self.num_threads), bar:
             for v, cols in enumerate(views):
                 xv = xt if cols is None else xt[:, cols]
                 for i in range(self.ensemble):
-                    net = self._fit_one(xv, yt, tt, self.seed + 1000 * v + i)
+                    net = self._fit_one(xv, yt, tt, self.seed + 1000 * v + i, bar)
                     with torch.no_grad():
                         train_score = net(xv)[1]
                     self._nets.append((cols, net, float(train_score.mean()), float(train_score.std()) + 1e-9))
         return self
 
-    def _fit_one(self, x: torch.Tensor, y: torch.Tensor, tiers: torch.Tensor, seed: int) -> _NARNet:
+    def _fit_one(self, x: torch.Tensor, y: torch.Tensor, tiers: torch.Tensor, seed: int, bar) -> _NARNet:
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -209,6 +215,7 @@ class NARPredictor:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                bar.update(1)
             net.eval()
         finally:
             torch.random.set_rng_state(gen_state)

@@ -21,11 +21,13 @@ Passes (each run only when one of its proxies is requested):
 
 A proxy that cannot be computed for the model (no path from input to output, a singular kernel,
 an overflow...) is returned as ``float('nan')`` with a :class:`~nni_rank.proxies.common.ProxyWarning`
-and its reason in ``report``; it never raises. Misuse raises :class:`ValueError` (unknown name,
-empty batch, model without parameters, mismatched labels).
+and its reason in ``report``; it never raises. Misuse raises a one-line :class:`ValueError` (unknown name,
+empty batch, model without parameters, mismatched labels or labels outside the model's classes, inputs
+the model rejects).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -64,7 +66,10 @@ def _check_model(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
     return layers
 
 
-def _check_batch(batch, names: Sequence[str], input_shape) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple]:
+def _check_batch(batch, names: Sequence[str], input_shape, class_ids: bool = True
+                 ) -> tuple[torch.Tensor | None, torch.Tensor | None, tuple]:
+    """``(inputs, labels or None when no proxy uses them, per-sample input shape)``, checked; ``class_ids``:
+    the labels feed the default cross-entropy, so they must be class ids (or soft labels of shape (N, C))."""
     data = [n for n in names if PROXIES[n].data_dependent]
     shape_needed = any(n in ('synflow', 'flops') for n in names)
     x = y = None
@@ -90,10 +95,16 @@ def _check_batch(batch, names: Sequence[str], input_shape) -> tuple[torch.Tensor
         if y is None:
             raise ValueError(f'{", ".join(n for n in names if PROXIES[n].needs_labels)} need labels: '
                              'pass batch=(inputs, labels)')
-        if not isinstance(y, torch.Tensor):
+        try:
             y = torch.as_tensor(y)
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f'batch has {x.shape[0]} inputs but {y.shape[0]} labels')
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f'labels must be a tensor of class ids, got {type(y).__name__}') from None
+        if y.dim() == 0 or y.shape[0] != x.shape[0]:
+            raise ValueError(f'batch has {x.shape[0]} inputs but {y.shape[0] if y.dim() else "scalar"} labels')
+        if class_ids:
+            y = _class_ids(y)
+    else:
+        y = None  # no requested proxy uses labels
     if input_shape is None:
         if x is None:
             if shape_needed:
@@ -103,6 +114,49 @@ def _check_batch(batch, names: Sequence[str], input_shape) -> tuple[torch.Tensor
         else:
             input_shape = tuple(x.shape[1:])
     return x, y, tuple(int(s) for s in input_shape)
+
+
+def _class_ids(y: torch.Tensor) -> torch.Tensor:
+    """Labels for the default cross-entropy: 1-D integer class ids >= 0 (as int64), or soft labels (N, C)."""
+    if y.is_floating_point():
+        if y.dim() != 2:
+            raise ValueError(f'labels must be integer class ids (or soft labels of shape (N, classes)), got '
+                             f'{y.dtype} of shape {tuple(y.shape)}')
+        return y
+    if y.dtype == torch.bool or y.is_complex() or y.dim() != 1:
+        raise ValueError(f'labels must be a 1-D tensor of integer class ids, got {y.dtype} of shape {tuple(y.shape)}')
+    low = int(y.min())
+    if low < 0:
+        raise ValueError(f'labels must be class ids >= 0, got {low}')
+    return y.long()
+
+
+def _check_outputs(logits: torch.Tensor, y: torch.Tensor) -> None:
+    """The default cross-entropy's labels must fit the model's outputs (torch fails with a bare IndexError)."""
+    if y.is_floating_point():
+        if y.shape != logits.shape:
+            raise ValueError(f'soft labels of shape {tuple(y.shape)} do not match the model outputs of shape '
+                             f'{tuple(logits.shape)}')
+        return
+    if logits.dim() != 2:
+        raise ValueError(f'the model outputs shape {tuple(logits.shape)}, not (batch, classes) logits for the '
+                         'default cross-entropy (pass loss_fn=...)')
+    top, classes = int(y.max()), logits.shape[1]
+    if top >= classes:
+        raise ValueError(f'label {top} is out of range for the model\'s {classes} outputs (class ids 0..{classes - 1})')
+
+
+@contextlib.contextmanager
+def _input_errors(shape: Sequence[int], dtype: torch.dtype):
+    """Turn a torch error of the model's forward into a one-line ValueError naming the input it rejected."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as err:
+        if isinstance(err, torch.OutOfMemoryError):
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f'the model rejected inputs of shape {tuple(shape)} ({str(dtype).replace("torch.", "")}): '
+                         f'{first}') from err
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -148,8 +202,8 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
     """
     names = resolve_names(names)
     layers = _check_model(model, names)
-    x, y, shape = _check_batch(batch, names, input_shape)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
+    x, y, shape = _check_batch(batch, names, input_shape, class_ids=loss_fn is F.cross_entropy)
     device = torch.device(device)
     results: dict[str, float] = {}
     reasons: dict[str, str] = {}
@@ -180,13 +234,15 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
                                names, loss_fn, put)
             t1 = time.perf_counter()
             if 'synflow' in names:
-                put('synflow', *synflow_score(model, shape, device))
+                with _input_errors((1, *shape), torch.float64):
+                    put('synflow', *synflow_score(model, shape, device))
             t2 = time.perf_counter()
             if 'params' in names:
                 put('params', count_params(model))
             if 'flops' in names and 'flops' not in results:
                 dtype = x.dtype if x is not None else torch.float32
-                put('flops', count_flops(model, shape, device, dtype))
+                with _input_errors((1, *shape), dtype):
+                    put('flops', count_flops(model, shape, device, dtype))
             t3 = time.perf_counter()
     finally:
         if moved:
@@ -219,7 +275,8 @@ def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
         for h in hooks:
             h.__enter__()
         try:
-            out = model(x)
+            with _input_errors(x.shape, x.dtype):
+                out = model(x)
         finally:
             for h in hooks:
                 h.__exit__(None, None, None)
@@ -230,6 +287,8 @@ def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
             raise ValueError(f'the model must return a floating-point tensor of logits, got {type(logits).__name__}')
 
         if need_grad:
+            if loss_fn is F.cross_entropy:
+                _check_outputs(logits, y)
             loss = loss_fn(logits, y)
             if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                 raise ValueError('loss_fn must return a scalar tensor')

@@ -1,9 +1,9 @@
 """Score NNI samples with zero-cost proxies: the bridge between a strategy and :mod:`nni_rank.proxies`.
 
-A :class:`ProxyScorer` takes samples of any NNI model space. NAS-Bench-201 samples (any label scope)
-take the fast path: the fast builder and the cached :class:`~nni_rank.proxies.store.ProxyStore`.
-Other spaces are frozen with NNI (``model_space.freeze(sample).executable_model()``) and scored as
-plain ``torch.nn.Module``\\ s on the same seeded minibatch.
+A :class:`ProxyScorer` takes samples of any NNI model space and asks the space's adapter
+(:func:`~nni_rank.spaces.adapter.adapter_for`) for its score source: NAS-Bench-201 cells use the fast
+builder and the cached :class:`~nni_rank.proxies.store.ProxyStore`; any other space builds its networks
+from the user's ``ModelSpace`` and caches scores by sample (:class:`~nni_rank.proxies.sample_store.SampleProxyStore`).
 
 Several proxies are combined without labels by their mean rank among the candidates compared
 (:func:`~nni_rank.proxies.common.combine_ranks`); undefined (NaN) scores rank last.
@@ -11,15 +11,13 @@ Several proxies are combined without labels by their mean rank among the candida
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
 
 from .common import combine_ranks, rank_with_nan_last
-from .compute import compute_proxies
 from .registry import PROXIES, resolve_names
-from .store import ProxyStore, proxy_batch
 
 __all__ = ['ProxyScorer']
 
@@ -36,53 +34,61 @@ class ProxyScorer:
     batch_size, seed
         Minibatch size; seed of the minibatch and of every network's initialisation.
     cache_dir
-        On-disk cache of NB201 scores (see :class:`ProxyStore`).
+        On-disk score cache (NB201: :class:`ProxyStore`; other spaces: by sample, :class:`SampleProxyStore`).
     batch
-        An explicit ``(inputs, labels)`` minibatch for non-NB201 spaces (overrides ``data``).
+        An explicit ``(inputs, labels)`` minibatch that fits the space's networks (overrides ``data``; not cached).
     device
         Where networks are scored.
+    table, exact_table
+        A proxy table (CSV: ``arch_str`` and one column per proxy, e.g. written by ``nni-rank proxies
+        --all``) to read NAS-Bench-201 scores from instead of computing them; ``exact_table=False`` reads
+        each cell's isomorphism-class mean.
+    space
+        The space scored when a call gives no ``model_space``: ``'nb201'`` (default), ``'nb101'`` or a model space.
     """
 
     def __init__(self, proxies: str | Iterable[str] = 'synflow', data: str | os.PathLike | None = 'digits',
                  batch_size: int = 64, seed: int = 0, cache_dir: str | os.PathLike | None = None,
-                 batch: tuple[torch.Tensor, torch.Tensor] | None = None, device: str = 'cpu'):
+                 batch: tuple[torch.Tensor, torch.Tensor] | None = None, device: str = 'cpu',
+                 table: str | os.PathLike | None = None, exact_table: bool = True, space: Any = 'nb201'):
         if isinstance(proxies, str):
             proxies = [p for p in proxies.split(',') if p.strip()]
         self.names = resolve_names(proxies)
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
-        self.store = ProxyStore(self.names, data=data, batch_size=batch_size, seed=seed,
-                                cache_dir=cache_dir, device=device)
-        self._batch = batch
-        self._generic: dict[str, np.ndarray] = {}
+        self.cache_dir, self.table, self.exact_table, self._batch = cache_dir, table, exact_table, batch
+        self.space = space
+        self._bound: tuple[Any, Any] | None = None  # (space, score source) of the last space scored
+        if table is not None:
+            self.source()  # a missing or unreadable table fails now, not in the middle of a search
 
     def __repr__(self) -> str:
-        return f'ProxyScorer({",".join(self.names)}, data={self.data!r}, seed={self.seed})'
+        source = f'table={str(self.table)!r}' if self.table is not None else f'data={self.data!r}, seed={self.seed}'
+        return f'ProxyScorer({",".join(self.names)}, {source})'
+
+    def source(self, model_space: Any = None):
+        """The score source of ``model_space`` (the scorer's ``space``, NAS-Bench-201 by default, when None)."""
+        space = self.space if model_space is None else model_space
+        if self._bound is None or self._bound[0] is not space:
+            from nni_rank.spaces.adapter import adapter_for
+            adapter = adapter_for(space)
+            if self._batch is not None and self.table is None:
+                from .sample_store import SampleProxyStore
+                found = SampleProxyStore(adapter, self.names, seed=self.seed, device=self.device, batch=self._batch)
+            else:
+                options = {'exact_table': self.exact_table} if self.table is not None else {}
+                found = adapter.proxy_source(self.names, data=self.data, batch_size=self.batch_size, seed=self.seed,
+                                             cache_dir=self.cache_dir, device=self.device, table=self.table, **options)
+            self._bound = (space, found)
+        return self._bound[1]
+
+    @property
+    def store(self):
+        """The score source of the scorer's own ``space``."""
+        return self.source()
 
     def raw_scores(self, samples: Sequence[dict], model_space=None) -> np.ndarray:
-        """``(n, len(proxies))`` raw proxy values of the samples (NaN where undefined)."""
-        from nni_rank.spaces import NB201Arch
-        from nni_rank.spaces.nb201 import InvalidArchitecture
-        try:
-            archs = [NB201Arch.from_sample(s) for s in samples]
-        except (InvalidArchitecture, KeyError, ValueError, TypeError):
-            archs = None
-        if archs is not None:
-            return self.store.scores(archs)
-        if model_space is None:
-            raise ValueError('samples are not NAS-Bench-201 cells: give model_space so they can be built')
-        return np.array([self._score_generic(s, model_space) for s in samples]).reshape(len(samples), len(self.names))
-
-    def _score_generic(self, sample: dict, model_space) -> np.ndarray:
-        key = repr(sorted(sample.items()))
-        if key not in self._generic:
-            if self._batch is None:  # also gives synflow/flops their input shape
-                self._batch, _, _ = proxy_batch(self.data, self.batch_size, self.seed)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
-                model = model_space.freeze(sample).executable_model()
-            vals = compute_proxies(model, self._batch, self.names, seed=self.seed, device=self.device, warn=False)
-            self._generic[key] = np.array([vals[n] for n in self.names], dtype=np.float64)
-        return self._generic[key]
+        """``(n, len(proxies))`` raw proxy values of the samples of ``model_space`` (NaN where undefined)."""
+        return np.asarray(self.source(model_space).scores(list(samples)), dtype=float).reshape(len(samples), len(self.names))
 
     def scores(self, samples: Sequence[dict], model_space=None) -> np.ndarray:
         """One score per sample, higher is better; the samples are compared with each other.

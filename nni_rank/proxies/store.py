@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 import os
 import warnings
@@ -25,18 +26,34 @@ from .common import ProxyWarning
 from .compute import score_nb201
 from .registry import PROXIES, resolve_names
 
-__all__ = ['ProxyStore', 'proxy_batch']
+__all__ = ['ProxyCacheWarning', 'ProxyStore', 'proxy_batch']
 
 #: Input of NAS-Bench-201 networks (CIFAR-sized RGB images), for data-independent proxies.
 NB201_INPUT_SHAPE = (3, 32, 32)
+_HEADER = ['arch_str', *PROXIES]
+
+
+class ProxyCacheWarning(ProxyWarning):
+    """Unreadable lines of a proxy cache file were skipped (the scores are computed again)."""
 
 
 def proxy_batch(data: str | os.PathLike | None = 'digits', batch_size: int = 64, seed: int = 0,
                 augment: bool = True) -> tuple[tuple[torch.Tensor, torch.Tensor], str, int]:
     """``((x, y), description, num_classes)``: the seeded training minibatch proxies are scored on.
 
-    ``data`` is ``'digits'`` (embedded, 3x32x32) or a local CIFAR folder / ``.bin`` file.
+    ``data`` is ``'digits'`` (embedded, 3x32x32) or a local CIFAR folder / ``.bin`` file. The batch is read
+    once per process and setting (proxies never modify it): every store and scorer of a run shares it.
     """
+    key = (str(data), int(batch_size), int(seed), bool(augment))
+    if key not in _BATCHES:
+        _BATCHES[key] = _read_batch(data, batch_size, seed, augment)
+    return _BATCHES[key]
+
+
+_BATCHES: dict[tuple, tuple[tuple[torch.Tensor, torch.Tensor], str, int]] = {}
+
+
+def _read_batch(data, batch_size: int, seed: int, augment: bool):
     from nni_rank.data import data_source, single_minibatch
     dataset, description = data_source(data, split='train', seed=0)
     batch = single_minibatch(dataset, batch_size=batch_size, seed=seed, augment=augment)
@@ -82,25 +99,74 @@ class ProxyStore:
         return hashlib.sha1(setting.encode()).hexdigest()[:12]
 
     def _load_cache(self) -> None:
-        if self.cache_file is None or not self.cache_file.exists():
+        """Read the cache. A torn line (a run killed mid-write) or a garbled one is skipped with a
+        :class:`ProxyCacheWarning` naming the file and line, and the file is rewritten without it; a file
+        of another column layout is rewritten in the current one. Never fatal."""
+        if self.cache_file is None or not self.cache_file.is_file():
             return
-        with open(self.cache_file, newline='') as f:
-            for row in csv.DictReader(f):
-                arch = row.pop('arch_str')
-                self._values.setdefault(arch, {}).update(
-                    {k: float(v) for k, v in row.items() if k in PROXIES and v != ''})
+        from nni_rank.spaces import NB201Arch
+        with open(self.cache_file, newline='', encoding='utf-8', errors='replace') as f:
+            *lines, tail = f.read().split('\n')  # tail: what follows the last newline ('' unless torn)
+        if not lines and not tail:
+            return  # empty: the header is written with the first scores
+        header = lines[0].rstrip('\r').split(',') if lines else []
+        bad = []
+        if header[:1] != ['arch_str']:
+            bad, lines, tail = [(1, 'not a proxy-cache header; the whole file is ignored')], [], ''
+        for lineno, line in enumerate(lines[1:], start=2):
+            fields = line.rstrip('\r').split(',')
+            try:
+                if len(fields) != len(header):
+                    raise ValueError(f'{len(fields)} fields, the header has {len(header)}')
+                arch = NB201Arch.from_str(fields[0]).to_str()
+                vals = {k: float(v) for k, v in zip(header[1:], fields[1:]) if k in PROXIES and v != ''}
+            except ValueError as err:
+                bad.append((lineno, str(err)))
+                continue
+            self._values.setdefault(arch, {}).update(vals)
+        if tail:
+            bad.append((len(lines) + 1, 'torn last line: no newline, a write was interrupted'))
+        if bad:
+            lineno, why = bad[0]
+            warnings.warn(f'skipped {len(bad)} unreadable line(s) of proxy cache {self.cache_file}: first at line '
+                          f'{lineno} ({why}); the file is rewritten without them', ProxyCacheWarning, stacklevel=3)
+        if bad or header != _HEADER:
+            self._write_cache(list(self._values.items()), rewrite=True)
 
     def _append_cache(self, rows: list[tuple[str, dict[str, float]]]) -> None:
         if self.cache_file is None or not rows:
             return
+        if self._torn():  # never glue onto a torn line: re-read the file (a warning names it) and rewrite it
+            self._load_cache()  # with every score known, ``rows`` included
+        else:
+            self._write_cache(rows)
+
+    def _torn(self) -> bool:
+        """True when the cache file does not end with a newline (a write was interrupted)."""
+        try:
+            with open(self.cache_file, 'rb') as f:
+                return f.seek(0, os.SEEK_END) > 0 and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b'\n'
+        except FileNotFoundError:
+            return False
+
+    def _write_cache(self, rows: list[tuple[str, dict[str, float]]], rewrite: bool = False) -> None:
+        """Append ``rows`` as whole lines in one write, or with ``rewrite`` replace the file atomically by
+        the header and ``rows``."""
         self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.cache_file.exists()
-        with open(self.cache_file, 'a', newline='') as f:
-            w = csv.writer(f)
-            if new:
-                w.writerow(['arch_str', *PROXIES])
-            for arch, vals in rows:
-                w.writerow([arch, *('' if n not in vals else repr(vals[n]) for n in PROXIES)])
+        text = io.StringIO()
+        w = csv.writer(text)
+        if rewrite or not self.cache_file.is_file() or self.cache_file.stat().st_size == 0:
+            w.writerow(_HEADER)
+        for arch, vals in rows:
+            w.writerow([arch, *('' if n not in vals else repr(vals[n]) for n in PROXIES)])
+        data = text.getvalue().encode('utf-8')
+        if rewrite:
+            from ..files import atomic_path
+            with atomic_path(self.cache_file) as tmp:
+                tmp.write_bytes(data)
+        else:
+            with open(self.cache_file, 'ab', buffering=0) as f:  # one write: lines of processes sharing the cache never mix
+                f.write(data)
 
     @property
     def batch(self):
@@ -126,8 +192,8 @@ class ProxyStore:
         batch = self.batch
         iterator = archs
         if progress:
-            from tqdm import tqdm
-            iterator = tqdm(archs, desc='proxies', unit='arch')
+            from ..runtime import progress as progress_bar
+            iterator = progress_bar(archs, desc='proxies', unit='arch')
         rows = []
         nan_count = 0
         for arch in iterator:

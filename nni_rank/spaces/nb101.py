@@ -20,11 +20,10 @@ equal the keys of the official dataset.
 from __future__ import annotations
 
 import hashlib
-import operator
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .nb201 import InvalidArchitecture
+from .nb201 import InvalidArchitecture, as_index
 
 __all__ = ['InvalidArchitecture', 'NB101Arch', 'build_nb101', 'count_parameters',
            'OPS', 'INPUT', 'OUTPUT', 'MAX_VERTICES', 'MAX_EDGES']
@@ -46,7 +45,7 @@ def _as_matrix(matrix: Any) -> tuple[tuple[int, ...], ...]:
         matrix = matrix.tolist()
     try:
         rows = tuple(tuple(x if isinstance(x, int) else _exact_int(x) for x in row) for row in matrix)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidArchitecture(f'adjacency matrix must be a square 0/1 matrix, got {matrix!r}') from None
     return tuple(tuple(int(x) for x in row) for row in rows)
 
@@ -146,10 +145,10 @@ class NB101Arch:
                                       'pass scope=')
 
         if 'num_nodes' in fields:
-            try:
-                n = int(fields['num_nodes'])
-            except (TypeError, ValueError):
-                raise InvalidArchitecture(f'num_nodes must be an integer, got {fields["num_nodes"]!r}') from None
+            n = as_index(fields['num_nodes'], MAX_VERTICES + 1)
+            if n is None or n < 2:
+                raise InvalidArchitecture(f'num_nodes must lie in 2..{MAX_VERTICES} (an integer), '
+                                          f'got {fields["num_nodes"]!r}')
         elif any(k.startswith(('op', 'input')) for k in fields):
             n = sum(1 for k in fields if k.startswith('op')) + 2
         elif isinstance(fields.get('final'), Mapping):
@@ -168,13 +167,11 @@ class NB101Arch:
             if isinstance(sources, (str, bytes)) or not isinstance(sources, Sequence):
                 raise InvalidArchitecture(f'input{i} must be a list of source vertices, got {sources!r}')
             for k in sources:
-                try:
-                    k = operator.index(k)
-                except TypeError:
-                    k = -1
-                if not 0 <= k < i:
-                    raise InvalidArchitecture(f'input{i} = {list(sources)}: sources must be integers in 0..{i - 1}')
-                matrix[k][i] = 1
+                src = as_index(k, i)
+                if src is None:
+                    raise InvalidArchitecture(f'input{i} = {list(sources)}: sources must be integers in 0..{i - 1}, '
+                                              f'got {k!r}')
+                matrix[src][i] = 1
         ops = (INPUT,) + tuple(fields[f'op{i}'] for i in range(1, n - 1)) + (OUTPUT,)
         return cls(matrix, ops)
 

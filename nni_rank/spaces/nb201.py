@@ -15,6 +15,8 @@ Canonicalisation (:meth:`NB201Arch.canonical`) is opt-in: it maps functionally e
 from __future__ import annotations
 
 import itertools
+import numbers
+import operator
 import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -39,6 +41,16 @@ _PARAMETRIC = {'nor_conv_1x1', 'nor_conv_3x3'}
 
 class InvalidArchitecture(ValueError):
     """Raised for an architecture that is not a valid NAS-Bench-201 cell."""
+
+
+def as_index(value: object, size: int) -> int | None:
+    """``value`` as an integer in ``0..size-1`` (ints, numpy integers and integral floats such as ``3.0``),
+    else None (bools, other floats, strings, out of range)."""
+    try:
+        index = operator.index(value)  # int, numpy integers (bools are refused below)
+    except TypeError:
+        index = int(value) if isinstance(value, numbers.Real) and float(value).is_integer() else None
+    return None if index is None or isinstance(value, bool) or not 0 <= index < size else index
 
 
 def _normalise_op(op: str) -> str:
@@ -93,11 +105,19 @@ class NB201Arch:
 
     @classmethod
     def from_indices(cls, indices: Sequence[int]) -> 'NB201Arch':
-        """From 6 op ids (positions in :data:`OPS`)."""
+        """From 6 op ids (integers in 0..4, positions in :data:`OPS`), one per edge in :data:`EDGES` order."""
         try:
-            return cls(tuple(OPS[int(i)] for i in indices))
-        except IndexError:
-            raise InvalidArchitecture(f'op ids must lie in 0..{len(OPS) - 1}, got {list(indices)}') from None
+            indices = list(indices)
+        except TypeError:
+            raise InvalidArchitecture(f'cannot read a NAS-Bench-201 cell from {indices!r}') from None
+        if len(indices) != len(EDGES):
+            raise InvalidArchitecture(f'a NAS-Bench-201 cell has {len(EDGES)} edges, got {len(indices)} op ids')
+        ids = [as_index(v, len(OPS)) for v in indices]
+        if None in ids:
+            k = ids.index(None)
+            raise InvalidArchitecture(f'op id of edge {EDGE_LABELS[k]} (position {k}) must be an integer in '
+                                      f'0..{len(OPS) - 1}, got {indices[k]!r}')
+        return cls(tuple(OPS[i] for i in ids))
 
     @classmethod
     def parse(cls, arch: 'NB201Arch | str | Mapping[str, str] | Sequence[int]') -> 'NB201Arch':

@@ -11,7 +11,8 @@ One round (after a small random initial sample has been evaluated):
 
 No RL and no evolution. :class:`NARSearch` is the ask/tell core shared by :class:`NARStrategy` (NNI
 ``Strategy``) and :class:`~nni_rank.tuners.NARTuner` (``nnictl``). It works on any space through
-:class:`~nni_rank.spaces.SpaceEncoder`; NAS-Bench-201 cells get the graph encoding and isomorphism dedupe.
+:func:`~nni_rank.spaces.adapter.adapter_for`: each space kind gives its candidate codec (NAS-Bench-201 cells the
+graph encoding and isomorphism dedupe, any other space :class:`~nni_rank.spaces.SpaceEncoder`'s encoding).
 """
 from __future__ import annotations
 
@@ -20,18 +21,18 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from nni.mutable import MutableAnnotation
 from nni.nas.execution import ExecutionEngine
 from nni.nas.execution.event import ModelEvent, ModelEventType
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Strategy
 
-from ..predictors import GenericEncoder, NARPredictor, NB201Encoder, TierStatistics, with_extra_features
+from ..predictors import NARPredictor, TierStatistics, with_extra_features
 from ..proxies.common import rank_with_nan_last
-from ..spaces import EDGE_LABELS, NNI_OPS, OPS, NB201Arch, SpaceEncoder
+from ..spaces.adapter import SampleCandidates, adapter_for
+from ..spaces.nb201_adapter import NB201Candidates
 
 __all__ = ['NARSearch', 'NARStrategy', 'nar_strategy_factory', 'proxy_features', 'make_adapter', 'NB201Adapter',
-           'GenericAdapter']
+           'GenericAdapter', 'ProxyFeatures']
 
 _logger = logging.getLogger(__name__)
 
@@ -40,143 +41,21 @@ FeatureFn = Callable[[list], np.ndarray]
 
 
 # ---------------------------------------------------------------------------------------------- space adapters
-class NB201Adapter:
-    """NAS-Bench-201 fast path: candidates are :class:`NB201Arch`, deduplicated by their canonical cell."""
-
-    def __init__(self, labels: Mapping[str, str] | None = None, values: Mapping[str, Sequence[str]] | None = None,
-                 paths: bool = True):
-        #: edge label ('0_1') -> label in the model space ('cell/0_1')
-        self.labels = dict(labels) if labels is not None else {e: e for e in EDGE_LABELS}
-        nni_names = dict(zip(OPS, NNI_OPS))
-        self._value_of = {}  # (edge, official op) -> the space's value
-        for edge, label in self.labels.items():
-            allowed = list(values[label]) if values is not None else list(NNI_OPS)
-            for op in OPS:
-                self._value_of[edge, op] = op if op in allowed else nni_names[op]
-        self.encoder = NB201Encoder(paths=paths)
-        self.cardinalities = [len(OPS)] * len(EDGE_LABELS)
-
-    @classmethod
-    def detect(cls, space: Mapping[str, Any], paths: bool = True) -> 'NB201Adapter | None':
-        """An adapter when the simplified space is exactly the 6 NB201 edges with the 5 ops, else None."""
-        from nni.mutable import Categorical
-        edges = {}
-        for label, mutable in space.items():
-            if isinstance(mutable, MutableAnnotation):
-                continue
-            edge = label.rsplit('/', 1)[-1]
-            if not isinstance(mutable, Categorical) or edge not in EDGE_LABELS or edge in edges:
-                return None
-            vals = set(mutable.values)
-            if vals != set(NNI_OPS) and vals != set(OPS):
-                return None
-            edges[edge] = label
-        if set(edges) != set(EDGE_LABELS):
-            return None
-        return cls(edges, {label: list(space[label].values) for label in edges.values()}, paths=paths)
-
-    def random(self, n: int, rng: np.random.Generator) -> list[NB201Arch]:
-        return self.from_indices(rng.integers(0, len(OPS), size=(n, len(EDGE_LABELS))))
-
-    def from_indices(self, rows: np.ndarray) -> list[NB201Arch]:
-        return [NB201Arch.from_indices(r) for r in np.asarray(rows)]
-
-    def indices(self, cands: Sequence[NB201Arch]) -> np.ndarray:
-        return np.array([c.indices() for c in cands], dtype=np.int64).reshape(-1, len(EDGE_LABELS))
-
-    def features(self, cands: Sequence[NB201Arch]) -> np.ndarray:
-        return self.encoder.encode(cands)
-
-    def key(self, cand: NB201Arch) -> Any:
-        return cand.canonical()
-
-    def neighbours(self, cand: NB201Arch) -> list[NB201Arch]:
-        """Every cell that differs in one edge's op."""
-        ids = cand.indices()
-        return [NB201Arch.from_indices(ids[:e] + (op,) + ids[e + 1:])
-                for e in range(len(ids)) for op in range(len(OPS)) if op != ids[e]]
-
-    def valid(self, cand: NB201Arch) -> bool:
-        return True
-
-    def to_sample(self, cand: NB201Arch) -> dict[str, Any]:
-        return {label: self._value_of[edge, op] for (edge, label), op in zip(self.labels.items(), cand.ops)}
-
-    def from_sample(self, sample: Mapping[str, Any]) -> NB201Arch:
-        return NB201Arch.from_sample({edge: sample[label] for edge, label in self.labels.items()})
+#: NAR's candidate codecs live with their space kinds (old names kept).
+NB201Adapter = NB201Candidates
+GenericAdapter = SampleCandidates
 
 
-class GenericAdapter:
-    """Any NNI space: candidates are sample dicts; statistics over labels with finitely many choices.
-
-    Labels with continuous values (unquantized numericals) are drawn at random, or copied from a random
-    top-tier member half of the time. Constraints (annotations) are checked with :meth:`SpaceEncoder.is_valid`.
-    """
-
-    def __init__(self, space: Mapping[str, Any]):
-        self.space = SpaceEncoder(space)
-        self.encoder = GenericEncoder(self.space)
-        cards = self.space.cardinalities()
-        self._finite = [i for i, c in enumerate(cards) if c is not None]
-        self.cardinalities = [cards[i] for i in self._finite]
-        if not self.cardinalities:
-            raise ValueError('NAR needs at least one label with finitely many choices (categorical or quantized)')
-        self._labels = self.space.labels
-        # one single-label codec per finite label, for its choice index <-> value
-        self._codecs = [SpaceEncoder({self._labels[i]: space[self._labels[i]]}) for i in self._finite]
-
-    def random(self, n: int, rng: np.random.Generator) -> list[dict]:
-        return [self.space.random_sample(rng, weighted=False) for _ in range(n)]
-
-    def from_indices(self, rows: np.ndarray, rng: np.random.Generator | None = None,
-                     donors: Sequence[dict] = ()) -> list[dict]:
-        rng = rng if rng is not None else np.random.default_rng(0)
-        out = []
-        for row in np.asarray(rows):
-            base = self.space.random_sample(rng, weighted=False)
-            if donors and len(self._finite) < len(self._labels) and rng.random() < 0.5:
-                donor = donors[int(rng.integers(len(donors)))]
-                base = {k: donor[k] for k in self._labels}
-            for codec, i in zip(self._codecs, row):
-                base.update(codec.decode_indices([int(i)]))
-            out.append(base)
-        return out
-
-    def indices(self, cands: Sequence[dict]) -> np.ndarray:
-        rows = [[int(codec.encode_indices({codec.labels[0]: c[codec.labels[0]]})[0]) for codec in self._codecs]
-                for c in cands]
-        return np.array(rows, dtype=np.int64).reshape(-1, len(self._codecs))
-
-    def features(self, cands: Sequence[dict]) -> np.ndarray:
-        return self.encoder.encode(cands)
-
-    def key(self, cand: dict) -> Any:
-        return self.encoder.key(cand)
-
-    def neighbours(self, cand: dict) -> list[dict]:
-        return self.space.neighbours(cand)
-
-    def valid(self, cand: dict) -> bool:
-        return self.space.is_valid(cand)
-
-    def to_sample(self, cand: dict) -> dict[str, Any]:
-        return dict(cand)
-
-    def from_sample(self, sample: Mapping[str, Any]) -> dict:
-        return {k: sample[k] for k in self._labels}
-
-
-def make_adapter(space: Any, fast_path: bool = True, paths: bool = True) -> NB201Adapter | GenericAdapter:
-    """The NB201 adapter when ``space`` (a model space or its ``simplify()`` dict) is the NB201 cell, else generic.
+def make_adapter(space: Any, fast_path: bool = True, paths: bool = True) -> NB201Candidates | SampleCandidates:
+    """NAR's candidate codec of ``space`` (a model space or its ``simplify()`` dict), from the space's adapter;
+    ``fast_path=False`` forces the generic sample codec.
 
     ``paths`` keeps the path features of the NB201 encoding (see :class:`~nni_rank.predictors.NB201Encoder`).
     """
     simplified = dict(space) if isinstance(space, Mapping) else space.simplify()
-    if fast_path:
-        adapter = NB201Adapter.detect(simplified, paths=paths)
-        if adapter is not None:
-            return adapter
-    return GenericAdapter(simplified)
+    if not fast_path:
+        return SampleCandidates(simplified)
+    return adapter_for(simplified).candidates(paths=paths)
 
 
 # ---------------------------------------------------------------------------------------------- ask/tell core
@@ -356,10 +235,7 @@ class NARSearch:
                     weights.append(float(p))
         self.stats.estimate(self.adapter.indices(top), np.array(weights))
         rows = self.stats.sample(self.stats_samples, self.rng)
-        if isinstance(self.adapter, GenericAdapter):
-            sampled = self.adapter.from_indices(rows, self.rng, donors=top)
-        else:
-            sampled = self.adapter.from_indices(rows)
+        sampled = self.adapter.from_indices(rows, self.rng, donors=top)
         cands = self._unseen(list(sampled) + pool)
         chosen = self._best_distinct(predictor, cands, self.batch_size - self.local_slots, [])
         if self.local_slots:
@@ -461,6 +337,9 @@ class NARStrategy(Strategy):
                 f'stats_samples={a["stats_samples"]}, num_tiers={a["num_tiers"]}')
 
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
+        feature_fn = self._search_args['feature_fn']
+        if hasattr(feature_fn, 'bind'):
+            feature_fn.bind(model_space)  # proxy scores of this space's samples
         self.search = NARSearch(make_adapter(model_space, self.fast_path, self.paths), **self._search_args)
         if self._pending_state is not None:
             self.search.load_state_dict(self._pending_state)
@@ -518,10 +397,10 @@ def nar_strategy_factory(seed: int | None = None, proxies: str | Sequence[str] |
                          **options) -> NARStrategy:
     """``make_strategy('nar', seed=..., **options)``: see :class:`NARStrategy`.
 
-    ``proxies`` (``'synflow,naswot'`` or a list) adds zero-cost proxy scores of NAS-Bench-201 cells as extra
-    predictor inputs: read from ``proxy_table`` (a CSV such as the NAS-Bench-Suite-Zero reference), else
-    computed with :class:`~nni_rank.proxies.store.ProxyStore` on ``proxy_data`` (cached in ``proxy_cache``;
-    about 0.1-1 s per new cell on a CPU, so lower ``pool_size``/``stats_samples`` then). With proxies the
+    ``proxies`` (``'synflow,naswot'`` or a list) adds zero-cost proxy scores as extra predictor inputs: for
+    NAS-Bench-201 cells read from ``proxy_table`` (a CSV such as the NAS-Bench-Suite-Zero reference), else
+    computed on ``proxy_data`` for the samples of the searched space (cached in ``proxy_cache``;
+    about 0.1-1 s per new NB201 cell on a CPU, so lower ``pool_size``/``stats_samples`` then). With proxies the
     defaults become ``warm_up=1000, init_samples=8``: the initial samples are the proxies' best of 1,000
     random cells (NB201 C10, synflow+naswot, tuning seeds 100-111, median queries to the optimum: 36 with
     16 random initial samples, 25 with 16 warm-up ones, 21 with 8; bench/bench_defaults.py).
@@ -538,17 +417,32 @@ def nar_strategy_factory(seed: int | None = None, proxies: str | Sequence[str] |
 PROXY_DEFAULTS = {'warm_up': 1000, 'init_samples': 8}
 
 
+class ProxyFeatures:
+    """A ``feature_fn`` of raw zero-cost scores of samples; :class:`NARStrategy` binds it to its model space
+    (unbound, samples are NAS-Bench-201 cells, as the ``nnictl`` tuner sends them)."""
+
+    def __init__(self, names: Sequence[str], table: str | None = None, data: str = 'digits',
+                 cache_dir: str | None = None, seed: int = 0):
+        from ..proxies.scorer import ProxyScorer
+        self.names = list(names)
+        self.scorer = ProxyScorer(self.names, data=data, seed=seed, cache_dir=cache_dir, table=table, exact_table=False)
+        self.space: Any = None
+
+    def bind(self, model_space: Any) -> 'ProxyFeatures':
+        self.space = model_space
+        return self
+
+    def __call__(self, samples: list) -> np.ndarray:
+        return self.scorer.raw_scores(samples, self.space)
+
+
 def proxy_features(proxies: str | Sequence[str] | None, proxy_table: str | None = None, proxy_data: str = 'digits',
-                   proxy_cache: str | None = None, seed: int = 0) -> FeatureFn | None:
-    """A ``feature_fn`` of NAS-Bench-201 zero-cost scores: read from ``proxy_table``, else computed (None
-    without ``proxies``)."""
+                   proxy_cache: str | None = None, seed: int = 0) -> ProxyFeatures | None:
+    """A ``feature_fn`` of zero-cost scores: read from ``proxy_table`` (NAS-Bench-201 cells), else computed for
+    the samples of any space (None without ``proxies``)."""
     if not proxies:
         if proxy_table:
             raise ValueError('proxy_table needs proxies=NAMES (the columns to read)')
         return None
     names = [n.strip() for n in proxies.split(',')] if isinstance(proxies, str) else list(proxies)
-    if proxy_table:
-        from ..predictors import ProxyTable
-        return ProxyTable(proxy_table, names)
-    from ..proxies.store import ProxyStore
-    return ProxyStore(names, data=proxy_data, seed=seed, cache_dir=proxy_cache).scores
+    return ProxyFeatures(names, proxy_table, proxy_data, proxy_cache, seed)

@@ -50,6 +50,7 @@ class SeededTPE(TunerStrategy):
 def reinforce(seed: int | None = None, **kwargs) -> TunerStrategy:
     """REINFORCE with an EMA baseline (NAS-Bench-201's RL baseline; :class:`~nni_rank.tuners.ReinforceTuner`)."""
     from ..tuners.reinforce_tuner import ReinforceTuner
+    kwargs.setdefault('threads', None)  # in-process: the command's --threads decides, not the tuner's default
     return TunerStrategy(ReinforceTuner(seed=seed, **kwargs))
 
 

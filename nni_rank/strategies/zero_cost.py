@@ -8,7 +8,9 @@ Proxy scores are free (no benchmark query, no training); only models submitted t
 
 :class:`ZeroCostRandom` evaluates a warm-up pool in proxy order; :class:`ZeroCostEvolution` is
 NNI's regularized evolution with the warm-up as its initial population and move proposal as its
-mutation. Both take any NNI model space (NAS-Bench-201 samples are scored on the fast cached path).
+mutation. Both take any NNI model space with categorical choices; the scorer asks the space's adapter
+how to score its samples (NAS-Bench-201 cells on the fast cached path, other spaces by building the
+user's networks, cached by sample).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import copy
 import logging
 from typing import Iterable
 
-from nni.mutable import Categorical, MutableAnnotation, Sample, SampleValidationError
+from nni.mutable import Categorical, Sample, SampleValidationError
 from nni.nas.execution import ExecutionEngine
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Strategy
@@ -24,6 +26,7 @@ from nni.nas.strategy.evolution import RegularizedEvolution
 from numpy.random import RandomState
 
 from ..proxies.scorer import ProxyScorer
+from ..spaces.adapter import adapter_for
 
 _logger = logging.getLogger(__name__)
 
@@ -35,11 +38,11 @@ def _key(sample: Sample) -> str:
 
 
 def _choices(model_space: ExecutableModelSpace) -> dict[str, Categorical]:
-    space = {k: m for k, m in model_space.simplify().items() if not isinstance(m, MutableAnnotation)}
-    bad = [k for k, m in space.items() if not isinstance(m, Categorical)]
-    if bad:
-        raise ValueError(f'zero-cost search needs categorical choices; {", ".join(bad)} are not')
-    return space
+    """The space's categorical choices; a clear error naming a label that is not one."""
+    try:
+        return adapter_for(model_space).choices()
+    except ValueError as err:
+        raise ValueError(f'zero-cost search: {err}') from None
 
 
 def _random_pool(model_space, size: int, rng: RandomState, seen: set[str]) -> list[Sample]:
@@ -141,7 +144,8 @@ class ZeroCostEvolution(RegularizedEvolution):
         (CIFAR-100, not used for tuning: 24 -> 7; bench/bench_defaults.py). When every child of the
         parent has been tried, the child comes from NNI's random mutation, so the search does not stall.
     scorer_options
-        ``data``, ``batch_size``, ``cache_dir``, ``device``... for :class:`ProxyScorer`.
+        ``data``, ``batch_size``, ``cache_dir``, ``device``, ``table`` (read NB201 scores from a proxy
+        table) for :class:`ProxyScorer`.
     """
 
     def __init__(self, proxy: str | Iterable[str] = 'synflow', pool_size: int = 1000, move_proposal: bool = True,
@@ -158,13 +162,14 @@ class ZeroCostEvolution(RegularizedEvolution):
         self.pool_size, self.move_proposal, self.random_move_prob = pool_size, move_proposal, random_move_prob
         self._warm: list[Sample] | None = None
         self._seen: set[str] = set()
+        self._choices: dict[str, Categorical] = {}
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f', scorer={self.scorer}, pool_size={self.pool_size}, '
                 f'move_proposal={self.move_proposal}, random_move_prob={self.random_move_prob}')
 
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
-        _choices(model_space)
+        self._choices = _choices(model_space)
         return super()._initialize(model_space, engine)
 
     def _submit(self, sample: Sample) -> ExecutableModelSpace:
@@ -192,7 +197,7 @@ class ZeroCostEvolution(RegularizedEvolution):
     def neighbours(self, parent: Sample) -> list[Sample]:
         """Every valid one-edit child of ``parent`` not evaluated yet."""
         children = []
-        for label, choice in _choices(self.model_space).items():
+        for label, choice in self._choices.items():
             for value in choice.values:
                 if value == parent[label]:
                     continue
@@ -226,16 +231,24 @@ class ZeroCostEvolution(RegularizedEvolution):
         self._seen = set(state_dict.get('seen', []))
 
 
+def _table_option(scorer_options: dict) -> dict:
+    """``proxy_table=PATH`` (the option name NAR and the tuners use) is the scorer's ``table``."""
+    if 'proxy_table' in scorer_options:
+        scorer_options['table'] = scorer_options.pop('proxy_table')
+    return scorer_options
+
+
 def zero_cost_random(seed: int | None = None, proxy: str = 'synflow', pool_size: int = 1000,
                      **scorer_options) -> ZeroCostRandom:
-    """``zc-random``: random candidates evaluated in proxy order."""
-    return ZeroCostRandom(proxy=proxy, pool_size=pool_size, seed=seed, **scorer_options)
+    """``zc-random``: random candidates evaluated in proxy order (``proxy_table=PATH`` reads the scores)."""
+    return ZeroCostRandom(proxy=proxy, pool_size=pool_size, seed=seed, **_table_option(scorer_options))
 
 
 def zero_cost_evolution(seed: int | None = None, proxy: str = 'synflow', pool_size: int = 1000,
                         move_proposal: bool = True, random_move_prob: float = 0.0, population_size: int = 5,
                         sample_size: int = 2, **scorer_options) -> ZeroCostEvolution:
-    """``zc-rea``: regularized evolution with proxy warm-up and move proposal."""
+    """``zc-rea``: regularized evolution with proxy warm-up and move proposal (``proxy_table=PATH`` reads
+    the scores)."""
     return ZeroCostEvolution(proxy=proxy, pool_size=pool_size, move_proposal=move_proposal,
                              random_move_prob=random_move_prob, population_size=population_size,
-                             sample_size=sample_size, seed=seed, **scorer_options)
+                             sample_size=sample_size, seed=seed, **_table_option(scorer_options))

@@ -77,13 +77,10 @@ def evaluate_subnet(net: nn.Module, arch, calib: Sequence[tuple], held_out: Sequ
 def rank_archs(net: nn.Module, archs: Iterable, calib: Sequence[tuple], held_out: Sequence[tuple],
                device='cpu', progress: bool = False) -> list[SubnetScore]:
     """:func:`evaluate_subnet` for every cell, in input order."""
+    from ..runtime import progress as progress_bar
     archs = [NB201Arch.parse(a) for a in archs]
-    out = []
-    for i, arch in enumerate(archs):
-        out.append(evaluate_subnet(net, arch, calib, held_out, device))
-        if progress and (i + 1) % 25 == 0:
-            print(f'[supernet-rank] {i + 1}/{len(archs)} subnets evaluated', flush=True)
-    return out
+    bar = progress_bar(archs, desc='subnets', unit='subnet', **({} if progress else {'disable': True}))
+    return [evaluate_subnet(net, arch, calib, held_out, device) for arch in bar]
 
 
 def top_k(scores: Sequence[SubnetScore], k: int = 10, by: str = 'accuracy') -> list[SubnetScore]:

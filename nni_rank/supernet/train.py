@@ -234,13 +234,16 @@ class SupernetTrainer:
         if target > self.config.epochs:
             raise ValueError(f'cannot train to epoch {target}: the learning-rate schedule was set up for '
                              f'{self.config.epochs} epochs')
-        while self.epoch < target:
-            rec = self.train_epoch()
-            extra = f' rank {rec["rank"]:.4f} ({rec["ranked"]:.0%} pairs ranked)' if 'rank' in rec else ''
-            self.log(f'[{self.config.method} epoch {rec["epoch"]}/{target}] loss {rec["ce"]:.4f}{extra} '
-                     f'lr {rec["lr"]:.4f} ({rec["seconds"]:.1f} s)')
-            if save is not None:
-                self.save(save)
+        from ..runtime import progress
+        with progress(total=target, initial=self.epoch, desc=self.config.method, unit='epoch', leave=False) as bar:
+            while self.epoch < target:
+                rec = self.train_epoch()
+                extra = f' rank {rec["rank"]:.4f} ({rec["ranked"]:.0%} pairs ranked)' if 'rank' in rec else ''
+                self.log(f'[{self.config.method} epoch {rec["epoch"]}/{target}] loss {rec["ce"]:.4f}{extra} '
+                         f'lr {rec["lr"]:.4f} ({rec["seconds"]:.1f} s)')
+                if save is not None:
+                    self.save(save)
+                bar.update(1)
         return self.history
 
     # ------------------------------------------------------------------ checkpoints
@@ -280,12 +283,10 @@ class SupernetTrainer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the checkpoint atomically (a crash mid-write leaves the previous one)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + '.tmp')
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
-        return path
+        from ..files import atomic_path
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
+        return Path(path)
 
     @classmethod
     def resume(cls, path: str | os.PathLike, log: Callable[[str], None] | None = print, **overrides) -> 'SupernetTrainer':

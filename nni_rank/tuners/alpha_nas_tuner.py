@@ -16,27 +16,33 @@ from typing import Any
 
 import nni
 from nni.tuner import Tuner
-from nni.utils import extract_scalar_reward
+from nni.utils import ClassArgsValidator, extract_scalar_reward
+
+from .args import ClassArgs, init_args, use_threads
 
 # The search (torch, NNI's strategies, the property table) is imported on first use, not here: NNI's
 # dispatcher must connect to the manager within 10 s of starting, and importing the tuner class is on
 # that path.
 
-__all__ = ['AlphaNasTuner']
+__all__ = ['AlphaNasTuner', 'AlphaNasClassArgsValidator', 'validate_class_args']
 
 _logger = logging.getLogger(__name__)
 
 
 class AlphaNasTuner(Tuner):
-    """Property-guided regularized evolution (see :mod:`nni_rank.strategies.alpha_nas`) as an NNI tuner."""
+    """Property-guided regularized evolution (see :mod:`nni_rank.strategies.alpha_nas`) as an NNI tuner.
+
+    ``threads``: torch threads of the tuner process (default 1; None: leave torch's setting).
+    """
 
     def __init__(self, optimize_mode: str = 'maximize', population_size: int = 20, sample_size: int = 5,
-                 max_changes: int | None = None, init: str = 'abstract', seed: int | None = None):
-        if optimize_mode not in ('maximize', 'minimize'):
-            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+                 max_changes: int | None = None, init: str = 'abstract', threads: int | None = 1,
+                 seed: int | None = None):
+        validate_class_args(**init_args(locals()))
         self.optimize_mode = optimize_mode
         self._search_args = (population_size, sample_size, max_changes, init, seed)
         self._search = None
+        self.threads = threads
         self._labels: dict[str, str] | None = None
         self._values: dict[str, list] = {}
         self._pending: dict[int, Any] = {}
@@ -56,6 +62,7 @@ class AlphaNasTuner(Tuner):
                 raise ValueError(f'AlphaNasTuner needs a NAS-Bench-201 search space of six "choice" edges; '
                                  f'{label!r} is {spec!r}')
         from ..strategies.alpha_nas import nb201_labels
+        use_threads(self.threads)
         self._labels = nb201_labels(search_space)
         self._values = {edge: list(search_space[label]['_value']) for edge, label in self._labels.items()}
 
@@ -100,3 +107,20 @@ class AlphaNasTuner(Tuner):
                 _logger.warning('import_data: skipping %r (%s)', record, err)
                 continue
             self.search.tell(arch, self._reward(record['value']))
+
+
+def validate_class_args(**class_args) -> dict:
+    """:class:`AlphaNasTuner`'s arguments, defaults filled in; :class:`ValueError` for the first bad one."""
+    args = ClassArgs(AlphaNasTuner, class_args)
+    args.check_common()
+    args.check_sizes()
+    args.check_int('max_changes', low=1, optional=True)
+    args.check_choice('init', ('abstract', 'random'))
+    return args
+
+
+class AlphaNasClassArgsValidator(ClassArgsValidator):
+    """What ``nnictl`` runs on ``tuner: {name: AlphaNAS, classArgs: ...}`` (registered by ``nni-rank register``)."""
+
+    def validate_class_args(self, **kwargs) -> None:
+        validate_class_args(**kwargs)

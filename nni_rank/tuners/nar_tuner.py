@@ -20,11 +20,12 @@ from typing import Any
 
 import nni
 from nni.tuner import Tuner
-from nni.utils import extract_scalar_reward
+from nni.utils import ClassArgsValidator, extract_scalar_reward
 
+from .args import ClassArgs, init_args, use_threads
 from .reports import imported_results, with_reports
 
-__all__ = ['NARTuner', 'mutables_from_search_space']
+__all__ = ['NARTuner', 'NARClassArgsValidator', 'mutables_from_search_space', 'validate_class_args']
 
 _logger = logging.getLogger(__name__)
 
@@ -75,21 +76,20 @@ class NARTuner(Tuner):
     (``'synflow,naswot'``), ``proxy_table``, ``proxy_data``, ``proxy_cache``: zero-cost scores of NAS-Bench-201
     cells as extra predictor inputs, read from a table or computed, and the initial samples taken from
     the proxies' best of ``warm_up`` (default 1,000) random cells; ``init_samples`` defaults to 8 with
-    proxies and 16 without (see :func:`~nni_rank.strategies.nar.nar_strategy_factory`).
+    proxies and 16 without (see :func:`~nni_rank.strategies.nar.nar_strategy_factory`). ``threads``: torch
+    threads of the tuner process (default 1; None: leave torch's setting).
     """
 
     def __init__(self, optimize_mode: str = 'maximize', init_samples: int | None = None, batch_size: int = 4,
                  pool_size: int = 1000, stats_samples: int = 1000, smoothing: float = 0.5, num_tiers: int = 5,
                  max_trials: int | None = None, device: str = 'cpu', report_prediction: bool = False,
                  proxies: str | None = None, proxy_table: str | None = None, proxy_data: str = 'digits',
-                 proxy_cache: str | None = None, warm_up: int | None = None, seed: int | None = None):
-        if optimize_mode not in ('maximize', 'minimize'):
-            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
-        if max_trials is not None and max_trials < 1:
-            raise ValueError(f'max_trials must be positive or None, got {max_trials}')
+                 proxy_cache: str | None = None, warm_up: int | None = None, threads: int | None = 1,
+                 seed: int | None = None):
+        validate_class_args(**init_args(locals()))
         self.optimize_mode = optimize_mode
         self.max_trials = max_trials
-        self.report_prediction = report_prediction
+        self.report_prediction, self.threads = report_prediction, threads
         self._search_args = dict(init_samples=init_samples, batch_size=batch_size, pool_size=pool_size,
                                  stats_samples=stats_samples, smoothing=smoothing, num_tiers=num_tiers,
                                  predictor_args={'device': device}, seed=seed)
@@ -103,6 +103,7 @@ class NARTuner(Tuner):
     # ------------------------------------------------------------------ NNI tuner API
     def update_search_space(self, search_space: dict) -> None:
         from ..strategies.nar import PROXY_DEFAULTS, NARSearch, make_adapter, proxy_features  # heavy: after connecting
+        use_threads(self.threads)
         adapter = make_adapter(mutables_from_search_space(search_space))
         p = self._proxy_args
         feature_fn = proxy_features(p['proxies'], p['proxy_table'], p['proxy_data'], p['proxy_cache'],
@@ -171,3 +172,31 @@ class NARTuner(Tuner):
         if math.isnan(reward):
             return reward
         return reward if self.optimize_mode == 'maximize' else -reward
+
+
+def validate_class_args(**class_args) -> dict:
+    """:class:`NARTuner`'s arguments, defaults filled in; :class:`ValueError` for the first bad one."""
+    args = ClassArgs(NARTuner, class_args)
+    args.check_common()
+    args.check_int('init_samples', low=2, optional=True)
+    args.check_int('batch_size', low=1)
+    args.check_int('pool_size', low=1)
+    args.check_int('stats_samples', low=0)
+    args.check_number('smoothing', 0)
+    args.check_int('num_tiers', low=2)
+    args.check_str('device')
+    args.check_bool('report_prediction')
+    args.check_int('warm_up', low=0, optional=True)
+    args.check_str('proxy_cache', optional=True)
+    if args['proxies'] is not None:
+        args.check_proxies('proxies', table='proxy_table', data='proxy_data')
+    elif args['proxy_table'] is not None or args['warm_up']:
+        args.fail('classArgs proxy_table and warm_up need proxies (zero-cost proxy names, e.g. synflow)')
+    return args
+
+
+class NARClassArgsValidator(ClassArgsValidator):
+    """What ``nnictl`` runs on ``tuner: {name: NAR, classArgs: ...}`` (registered by ``nni-rank register``)."""
+
+    def validate_class_args(self, **kwargs) -> None:
+        validate_class_args(**kwargs)

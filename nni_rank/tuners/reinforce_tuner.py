@@ -22,11 +22,12 @@ from typing import Any
 import nni
 import numpy as np
 from nni.tuner import Tuner
-from nni.utils import extract_scalar_reward
+from nni.utils import ClassArgsValidator, extract_scalar_reward
 
+from .args import ClassArgs, init_args, use_threads
 from .reports import imported_results
 
-__all__ = ['ReinforceTuner']
+__all__ = ['ReinforceTuner', 'ReinforceClassArgsValidator', 'validate_class_args']
 
 _logger = logging.getLogger(__name__)
 
@@ -39,19 +40,15 @@ class ReinforceTuner(Tuner):
     0.5, 169 at 1.0, bench/bench_defaults.py; lower it for noisy rewards such as short real trainings),
     ``baseline_momentum``
     (EMA of the rewards), ``dedup``, ``max_trials`` (``NoMoreTrialError`` after that many parameter sets),
-    ``seed``.
+    ``threads`` (torch threads of the tuner process, default 1; None: leave torch's setting), ``seed``.
     """
 
     def __init__(self, optimize_mode: str = 'maximize', lr: float = 0.5, baseline_momentum: float = 0.9,
-                 dedup: bool = True, max_trials: int | None = None, seed: int | None = None):
-        if optimize_mode not in ('maximize', 'minimize'):
-            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
-        if not lr > 0 or not 0 <= baseline_momentum < 1:
-            raise ValueError(f'lr must be > 0 and baseline_momentum in [0, 1), got {lr}, {baseline_momentum}')
-        if max_trials is not None and max_trials < 1:
-            raise ValueError(f'max_trials must be positive or None, got {max_trials}')
+                 dedup: bool = True, max_trials: int | None = None, threads: int | None = 1,
+                 seed: int | None = None):
+        validate_class_args(**init_args(locals()))
         self.optimize_mode, self.lr, self.momentum = optimize_mode, lr, baseline_momentum
-        self.dedup, self.max_trials, self.seed = dedup, max_trials, seed
+        self.dedup, self.max_trials, self.seed, self.threads = dedup, max_trials, seed, threads
         self.rng = np.random.default_rng(seed)
         self.labels: list[str] = []
         self.values: list[list] = []
@@ -68,7 +65,10 @@ class ReinforceTuner(Tuner):
     def update_search_space(self, search_space: dict) -> None:
         import torch  # heavy: after the dispatcher connected
         from nni.mutable import Categorical
+
         from .nar_tuner import mutables_from_search_space
+
+        use_threads(self.threads)
         mutables = mutables_from_search_space(search_space)
         continuous = [name for name, m in mutables.items() if not isinstance(m, Categorical)]
         if continuous:
@@ -173,3 +173,20 @@ class ReinforceTuner(Tuner):
 
     def _key(self, params: dict) -> str:
         return json.dumps([params[label] for label in self.labels])
+
+
+def validate_class_args(**class_args) -> dict:
+    """:class:`ReinforceTuner`'s arguments, defaults filled in; :class:`ValueError` for the first bad one."""
+    args = ClassArgs(ReinforceTuner, class_args)
+    args.check_common()
+    args.check_number('lr', 0, low_open=True)
+    args.check_number('baseline_momentum', 0, 1, high_open=True)
+    args.check_bool('dedup')
+    return args
+
+
+class ReinforceClassArgsValidator(ClassArgsValidator):
+    """What ``nnictl`` runs on ``tuner: {name: Reinforce, classArgs: ...}`` (registered by ``nni-rank register``)."""
+
+    def validate_class_args(self, **kwargs) -> None:
+        validate_class_args(**kwargs)

@@ -29,9 +29,11 @@ from typing import Any
 
 import nni
 from nni.tuner import Tuner
-from nni.utils import extract_scalar_reward
+from nni.utils import ClassArgsValidator, extract_scalar_reward
 
-__all__ = ['ZcREATuner']
+from .args import ClassArgs, init_args, use_threads
+
+__all__ = ['ZcREATuner', 'ZcREAClassArgsValidator', 'validate_class_args']
 
 _logger = logging.getLogger(__name__)
 
@@ -62,26 +64,21 @@ class ZcREATuner(Tuner):
         experiments share one ``cache_dir`` (as the ``zc-rea`` strategy does).
     seed
         Seeds the pool and the tournaments.
+    threads
+        torch threads of the tuner process (default 1: proxy scoring is several times faster with one
+        thread when other processes share the cores; None: leave torch's setting).
     """
 
     def __init__(self, optimize_mode: str = 'maximize', population_size: int = 5, sample_size: int = 2,
                  pool_size: int = 1000, random_move_prob: float = 0.0, proxy: str = 'synflow',
                  data: str = 'digits', batch_size: int = 64, cache_dir: str | None = None, device: str = 'cpu',
-                 max_trials: int | None = None, proxy_seed: int = 0, seed: int | None = None):
-        if optimize_mode not in ('maximize', 'minimize'):
-            raise ValueError(f"optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
-        if population_size < 1 or not 1 <= sample_size <= population_size:
-            raise ValueError(f'need population_size >= 1 and 1 <= sample_size <= population_size, '
-                             f'got {population_size} and {sample_size}')
-        if pool_size < 0:
-            raise ValueError(f'pool_size must be >= 0, got {pool_size}')
-        if not 0.0 <= random_move_prob <= 1.0:
-            raise ValueError(f'random_move_prob must be in [0, 1], got {random_move_prob}')
-        if max_trials is not None and max_trials < 1:
-            raise ValueError(f'max_trials must be positive or None, got {max_trials}')
+                 max_trials: int | None = None, proxy_seed: int = 0, threads: int | None = 1,
+                 seed: int | None = None):
+        validate_class_args(**init_args(locals()))
         self.optimize_mode = optimize_mode
         self.population_size, self.sample_size = population_size, sample_size
         self.pool_size, self.random_move_prob, self.max_trials = pool_size, random_move_prob, max_trials
+        self.threads = threads
         self._scorer_args = dict(proxies=proxy, data=data, batch_size=batch_size, seed=proxy_seed,
                                  cache_dir=cache_dir, device=device)
         self.scorer = None  # ProxyScorer, built with the search space
@@ -113,6 +110,7 @@ class ZcREATuner(Tuner):
             raise ValueError(f'ZcREATuner: the space must have the six NAS-Bench-201 edges {EDGE_LABELS}, '
                              f'got {sorted(choices)}')
         from ..proxies import ProxyScorer  # heavy (torch): only once the dispatcher is connected
+        use_threads(self.threads)
         self.choices = choices
         if self.scorer is None:
             self.scorer = ProxyScorer(**self._scorer_args)
@@ -245,3 +243,25 @@ class ZcREATuner(Tuner):
     def _signed(self, reward: float) -> float:
         reward = float(reward)
         return reward if self.optimize_mode == 'maximize' else -reward
+
+
+def validate_class_args(**class_args) -> dict:
+    """:class:`ZcREATuner`'s arguments, defaults filled in; :class:`ValueError` for the first bad one."""
+    args = ClassArgs(ZcREATuner, class_args)
+    args.check_common()
+    args.check_sizes()
+    args.check_int('pool_size', low=0)
+    args.check_number('random_move_prob', 0, 1)
+    args.check_proxies('proxy', data='data')
+    args.check_int('batch_size', low=1)
+    args.check_str('cache_dir', optional=True)
+    args.check_str('device')
+    args.check_int('proxy_seed')
+    return args
+
+
+class ZcREAClassArgsValidator(ClassArgsValidator):
+    """What ``nnictl`` runs on ``tuner: {name: ZcREA, classArgs: ...}`` (registered by ``nni-rank register``)."""
+
+    def validate_class_args(self, **kwargs) -> None:
+        validate_class_args(**kwargs)
