@@ -150,6 +150,10 @@ class LabelTable(BenchmarkTable):
             raise ValueError(f'sample {dict(arch)} lacks label {missing[0]!r} of the table')
         return tuple(str(arch[label]) for label in self.labels)
 
+    def sample(self, key: tuple[str, ...]) -> dict[str, Any]:
+        """The sample (label -> the space's value) of a table key."""
+        return {label: self._values[label][text] for label, text in zip(self.labels, key)}
+
     def query(self, arch: Any, dataset: str) -> dict[str, float]:
         key = self.parse_arch(arch)
         self.check_dataset(dataset)

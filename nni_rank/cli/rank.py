@@ -72,27 +72,36 @@ def split(n_total: int, train_size: int, seed: int, test_limit: int | None = Non
 def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfer_dataset: str | None = None,
                      proxies: Sequence[str] = (), proxy_store=None, test_limit: int | None = None,
                      predictor_args: dict | None = None, features: np.ndarray | None = None,
-                     paths: bool = True) -> dict:
+                     paths: bool = True, space='nb201') -> dict:
     """Train NAR on ``train_size`` seeded architectures of ``table`` and score its ranking of the others.
 
-    ``features`` (one row per ``table.archs()``) replaces the NB201 encoding; ``proxy_store`` is anything
-    with ``scores(archs) -> (n, m)`` (a :class:`~nni_rank.proxies.store.ProxyStore` or
+    The architectures are encoded by the ``space``'s NAR codec (:meth:`SpaceAdapter.candidates`; ``paths``
+    for the NB201 encoding); ``features`` (one row per ``table.archs()``) replaces it. ``proxy_store`` is
+    anything with ``scores(candidates) -> (n, m)`` (:meth:`SpaceAdapter.proxy_source`, a
     :class:`~nni_rank.predictors.ProxyTable`).
     """
-    from ..predictors import NARPredictor, NB201Encoder, with_extra_features
+    from ..predictors import NARPredictor, with_extra_features
+    from ..spaces.adapter import adapter_for
     table.check_dataset(dataset)
     if transfer_dataset is not None:
         table.check_dataset(transfer_dataset)
-    archs = list(table.archs())
+    adapter = adapter_for(space)
+    archs = adapter.table_candidates(table)
     train, test = split(len(archs), train_size, seed, test_limit)
     used = np.concatenate([train, test])
-    X = features[used] if features is not None else NB201Encoder(paths=paths).encode([archs[i] for i in used])
+    codec = adapter.candidates(paths=paths)
+    X = features[used] if features is not None else codec.features([archs[i] for i in used])
     predictor_args = dict(predictor_args or {})
     if proxies:
         base = X.shape[1]
         X = with_extra_features(X, proxy_store.scores([archs[i] for i in used]))
         # second, compact view: FLOPs, params and the proxies (see NARPredictor.compact_columns)
-        predictor_args.setdefault('compact_columns', [base - 2, base - 1, *range(base, X.shape[1])])
+        if features is not None:  # given features end with MFLOPs and M params, as the NB201 encoding does
+            cost = [base - 2, base - 1]
+        else:
+            names = list(codec.encoder.feature_names)
+            cost = [names.index(n) for n in ('mflops', 'mparams') if n in names]
+        predictor_args.setdefault('compact_columns', [*cost, *range(base, X.shape[1])])
     y = table.values(dataset)
     start = time.perf_counter()
     predictor = NARPredictor(seed=seed, **predictor_args).fit(X[:len(train)], y[train])
@@ -108,9 +117,10 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
 
 
 def run(args) -> int:
-    from ..benchmarks import open_benchmark
+    from ..spaces.adapter import adapter_for
     check_output_file(args.json, '--json file')
-    table = open_benchmark(args.benchmark, space=args.space)
+    adapter = adapter_for(args.space)
+    table = adapter.open_table(args.benchmark)
     proxies: list[str] = []
     store = None
     test_limit = args.test_limit
@@ -118,12 +128,10 @@ def run(args) -> int:
         from ..proxies import resolve_names
         proxies = resolve_names([n.strip() for n in args.with_proxies.split(',') if n.strip()])
         if args.proxy_table:
-            from ..predictors import ProxyTable
-            store = ProxyTable(args.proxy_table, proxies)
+            store = adapter.proxy_source(proxies, table=args.proxy_table, exact_table=False)
         else:
-            from ..proxies.store import ProxyStore
-            store = ProxyStore(proxies, data=args.proxy_data, seed=args.seed, cache_dir=args.proxy_cache,
-                               device=args.device)
+            store = adapter.proxy_source(proxies, data=args.proxy_data, seed=args.seed, cache_dir=args.proxy_cache,
+                                         device=args.device)
             test_limit = 2000 if test_limit is None else test_limit  # computing proxies costs ~0.1-1 s per cell
     elif args.proxy_table:
         raise ValueError('--proxy-table needs --with-proxies NAMES (the columns to read)')
@@ -131,7 +139,7 @@ def run(args) -> int:
                       'rank_mode': args.rank_mode, 'device': args.device, 'verbose': True}
     result = evaluate_ranking(table, args.dataset, args.train_size, args.seed, transfer_dataset=args.transfer_dataset,
                               proxies=proxies, proxy_store=store, test_limit=test_limit,
-                              predictor_args=predictor_args, paths=not args.no_paths)
+                              predictor_args=predictor_args, paths=not args.no_paths, space=adapter)
     extra = f' + proxies {",".join(proxies)}' if proxies else ''
     print(f'{args.predictor}{extra} trained on {result["train_size"]} {args.space} architectures ({args.dataset}, '
           f'seed {args.seed}), tested on {result["test_size"]}:')

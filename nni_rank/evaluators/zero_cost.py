@@ -50,10 +50,11 @@ def _names_and_default(proxies, default) -> tuple[list[str], str]:
 
 @nni.trace
 class ZeroCostEvaluator(SampleEvaluator):
-    """Score sampled NAS-Bench-201 cells with zero-cost proxies (fast builder, cached per architecture).
+    """Score sampled models with zero-cost proxies from the sample alone (cached per architecture).
 
-    Works with NNI's ``NasBench201()`` space (any label scope) and ``BenchmarkModelSpace``; for other
-    model spaces use :class:`ModelZeroCostEvaluator`.
+    NAS-Bench-201 cells (``space='nb201'``, NNI's ``NasBench201()`` with any label scope, ``BenchmarkModelSpace``)
+    use the fast builder; with ``space='PACKAGE.MODULE:CLASS'`` or ``adapter_for(model_space)`` the space's own
+    networks are built and scores cached by sample. :class:`ModelZeroCostEvaluator` scores the model NNI builds.
 
     Parameters
     ----------
@@ -69,19 +70,21 @@ class ZeroCostEvaluator(SampleEvaluator):
         On-disk score cache (see :class:`~nni_rank.proxies.ProxyStore`).
     device
         Where networks are scored (``'cuda'`` on a GPU machine).
+    space
+        ``'nb201'`` (default), ``'PACKAGE.MODULE:CLASS'`` or ``adapter_for(model_space)``.
     """
 
     def __init__(self, proxies: str | Iterable[str] = 'synflow', default: str | None = None,
                  data: str | os.PathLike = 'digits', batch_size: int = 64, seed: int = 0,
-                 cache_dir: str | os.PathLike | None = None, device: str = 'cpu'):
+                 cache_dir: str | os.PathLike | None = None, device: str = 'cpu', space: Any = 'nb201'):
         super().__init__()
+        self.space = space
         self.names, self.default = _names_and_default(proxies, default)
         self.scorer = ProxyScorer(self.names, data=str(data), batch_size=batch_size, seed=seed,
-                                  cache_dir=cache_dir, device=device)
+                                  cache_dir=cache_dir, device=device, space=self.adapter)
 
     def evaluate(self, sample: Sample, extra: Mapping[str, Any] | None = None) -> float:
-        arch = self.arch_of(sample)
-        row = self.scorer.store.scores([arch])[0]
+        row = self.scorer.raw_scores([sample])[0]
         result = proxy_report(dict(zip(self.names, row)), self.default)
         self.report(result, extra)
         return result['default']

@@ -191,6 +191,8 @@ def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], b
                       optimum=table.top(dataset, 1, evaluator.metric)[0][1],
                       top_threshold=table.threshold(dataset, 0.001, evaluator.metric))
     store = RunStore(runs_dir) if runs_dir is not None else None
+    # a user space: its networks, for the zero-cost strategies (benchmark spaces build their own)
+    networks = {'model_space': adapter.network_space} if adapter.network_space is not None else {}
     bar = progress(total=len(strategies) * len(seeds), desc='compare', unit='run')
     try:
         for name in strategies:
@@ -205,8 +207,7 @@ def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], b
                 if result is None:
                     with _nni_logs_quiet():  # NNI's tuners log their seed at construction
                         strategy = make_strategy(name, seed=seed, **per_strategy[name])
-                    result = run_benchmark_search(strategy, evaluator, budget, seed=seed, name=name,
-                                                  model_space=adapter.network_space)
+                    result = run_benchmark_search(strategy, evaluator, budget, seed=seed, name=name, **networks)
                     if store:
                         store.save(result, settings)
                 else:

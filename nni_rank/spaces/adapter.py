@@ -15,8 +15,11 @@ space with categorical choices and is always last. A new kind of space is one mo
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, Hashable, Mapping
+
+import numpy as np
 
 __all__ = ['SpaceAdapter', 'ModelSpaceAdapter', 'SampleCandidates', 'adapter_for', 'load_space', 'register_adapter',
            'categorical_choices', 'encode_sample']
@@ -174,7 +177,6 @@ class SpaceAdapter:
 
     def distinct_samples(self, n: int, seed: int) -> list[dict[str, Any]]:
         """``n`` distinct samples drawn uniformly with ``seed`` (constraints ignored)."""
-        import numpy as np
         from .generic import SpaceEncoder
         encoder = SpaceEncoder(self.choices())
         cards = encoder.cardinalities()
@@ -206,13 +208,16 @@ class SpaceAdapter:
         from ..benchmarks.label_table import LabelTable
         return LabelTable(path, self.choices(), default_dataset=default_dataset)
 
+    def table_candidates(self, table) -> list:
+        """NAR candidates of every architecture of a table of this space, in the table's order."""
+        return [table.sample(key) for key in table.archs()]
+
     def candidates(self, paths: bool = True):
         """NAR's codec of this space's architectures (:class:`SampleCandidates` unless a kind has its own)."""
         return SampleCandidates(self.simplified)
 
     def fingerprint(self) -> str:
         """A short hash of the labels and their values (names on-disk caches of this space)."""
-        import hashlib
         text = json.dumps({k: [repr(v) for v in getattr(m, 'values', [])] for k, m in self.simplified.items()})
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -255,7 +260,6 @@ class SampleCandidates:
     """
 
     def __init__(self, space: Mapping[str, Any]):
-        import numpy as np  # noqa: F401
         from ..predictors import GenericEncoder
         from .generic import SpaceEncoder
         self.space = SpaceEncoder(space)
@@ -273,7 +277,6 @@ class SampleCandidates:
         return [self.space.random_sample(rng, weighted=False) for _ in range(n)]
 
     def from_indices(self, rows, rng=None, donors=()) -> list[dict]:
-        import numpy as np
         rng = rng if rng is not None else np.random.default_rng(0)
         out = []
         for row in np.asarray(rows):
@@ -287,7 +290,6 @@ class SampleCandidates:
         return out
 
     def indices(self, cands):
-        import numpy as np
         rows = [[int(codec.encode_indices({codec.labels[0]: c[codec.labels[0]]})[0]) for codec in self._codecs]
                 for c in cands]
         return np.array(rows, dtype=np.int64).reshape(-1, len(self._codecs))

@@ -43,6 +43,10 @@ class NB101SpaceAdapter(SpaceAdapter):
     describe = arch
     describe_column = 'hash'
 
+    def table_candidates(self, table) -> list:
+        raise ValueError('NAS-Bench-101 tables are keyed by graph hash, which names no sample: ranking them is not '
+                         'supported yet')
+
     def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10):
         import torch
         from .nb101 import build_nb101

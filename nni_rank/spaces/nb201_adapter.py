@@ -86,6 +86,9 @@ class NB201SpaceAdapter(SpaceAdapter):
         from ..proxies.store import ProxyStore
         return ProxyStore(names, data=data, batch_size=batch_size, seed=seed, cache_dir=cache_dir, device=device)
 
+    def table_candidates(self, table) -> list[NB201Arch]:
+        return list(table.archs())
+
     def candidates(self, paths: bool = True) -> 'NB201Candidates':
         edges = _edge_labels(self.simplified) or {e: e for e in EDGE_LABELS}
         return NB201Candidates(edges, {label: list(self.simplified[label].values) for label in edges.values()}

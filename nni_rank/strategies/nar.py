@@ -29,7 +29,6 @@ from nni.nas.strategy import Strategy
 from ..predictors import NARPredictor, TierStatistics, with_extra_features
 from ..proxies.common import rank_with_nan_last
 from ..spaces.adapter import SampleCandidates, adapter_for
-from ..spaces.nb201_adapter import NB201Candidates
 
 __all__ = ['NARSearch', 'NARStrategy', 'nar_strategy_factory', 'proxy_features', 'make_adapter', 'NB201Adapter',
            'GenericAdapter', 'ProxyFeatures']
@@ -41,12 +40,18 @@ FeatureFn = Callable[[list], np.ndarray]
 
 
 # ---------------------------------------------------------------------------------------------- space adapters
-#: NAR's candidate codecs live with their space kinds (old names kept).
-NB201Adapter = NB201Candidates
+#: NAR's candidate codecs live with their space kinds; the old names are kept.
 GenericAdapter = SampleCandidates
 
 
-def make_adapter(space: Any, fast_path: bool = True, paths: bool = True) -> NB201Candidates | SampleCandidates:
+def __getattr__(name: str) -> Any:
+    if name == 'NB201Adapter':
+        from ..spaces.nb201_adapter import NB201Candidates
+        return NB201Candidates
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def make_adapter(space: Any, fast_path: bool = True, paths: bool = True) -> Any:
     """NAR's candidate codec of ``space`` (a model space or its ``simplify()`` dict), from the space's adapter;
     ``fast_path=False`` forces the generic sample codec.
 
