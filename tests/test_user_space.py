@@ -107,10 +107,14 @@ def test_every_strategy_runs_on_the_user_table(name, space, user_csv, accuracy, 
     assert len({text for text, _ in result.history}) == 12
 
 
-def test_alpha_nas_names_the_label(space, user_csv):
+def test_alpha_nas_runs_on_traced_properties(space, user_csv, accuracy):
     evaluator = BenchmarkEvaluator(user_csv, space=adapter_for(space))
-    with pytest.raises(ValueError, match="'edge_a'"):
-        run_benchmark_search(make_strategy('alpha-nas', seed=0), evaluator, 5, seed=0, model_space=space)
+    strategy = make_strategy('alpha-nas', seed=0, population_size=4, sample_size=2)
+    result = run_benchmark_search(strategy, evaluator, 10, seed=0, name='alpha-nas', model_space=space)
+    assert len(result.history) == 10 and len({text for text, _ in result.history}) == 10
+    for text, value in result.history:
+        assert value == accuracy[text]
+    assert len(strategy.state_dict()['population']) == 4
 
 
 def _lookup(model, table):

@@ -252,6 +252,9 @@ class AlphaNas(Strategy):
                  fields: tuple[str, ...] | None = None, init: str = 'abstract', seed: int | None = None):
         super().__init__()
         self.search = PropertyGuidedEvolution(population_size, sample_size, max_changes, fields, init=init, seed=seed)
+        self._options = dict(population_size=population_size, sample_size=sample_size, max_changes=max_changes,
+                             seed=seed)
+        self._generic = False
         self._running: list[ExecutableModelSpace] = []
         self._labels: dict[str, str] = {}
         self._values: dict[str, list] = {}
@@ -262,8 +265,12 @@ class AlphaNas(Strategy):
 
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
         simplified = model_space.simplify()
-        self._labels = nb201_labels(simplified)
-        self._values = {edge: list(simplified[label].values) for edge, label in self._labels.items()}
+        try:
+            self._labels = nb201_labels(simplified)
+            self._values = {edge: list(simplified[label].values) for edge, label in self._labels.items()}
+        except ValueError as err:
+            self.search = _generic_search(model_space, err, self._options)
+            self._generic = True
         engine.register_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
         return model_space
 
@@ -284,7 +291,7 @@ class AlphaNas(Strategy):
             except SearchExhausted as err:
                 _logger.info('%s; stopping.', err)
                 break
-            model = self.model_space.freeze(self._sample(arch))
+            model = self.model_space.freeze(arch if self._generic else self._sample(arch))
             self._running.append(model)
             self.engine.submit_models(model)
         self.engine.wait_models()
@@ -296,7 +303,8 @@ class AlphaNas(Strategy):
         metric = event.model.metric
         if isinstance(metric, Mapping):
             metric = metric.get('default')
-        self.search.tell(NB201Arch.from_sample(event.model.sample), None if metric is None else float(metric))
+        sample = event.model.sample if self._generic else NB201Arch.from_sample(event.model.sample)
+        self.search.tell(sample, None if metric is None else float(metric))
 
     def state_dict(self) -> dict:
         return {**self.search.state_dict(), 'num_running_models': len(self._running)}
@@ -306,6 +314,23 @@ class AlphaNas(Strategy):
             _logger.warning('%d models were running when the state was saved; they will not be resumed.',
                             state_dict['num_running_models'])
         self.search.load_state_dict(state_dict)
+
+
+def _generic_search(model_space: ExecutableModelSpace, nb201_error: ValueError, options: dict):
+    """The search over any space with categorical choices whose networks build and trace (else one line)."""
+    from ..properties.generic import SpaceProperties
+    from ..spaces.adapter import adapter_for
+    from .alpha_nas_any import SampleEvolution
+    adapter = adapter_for(model_space)
+    try:
+        if adapter.network_space is None:
+            raise ValueError('the space has no network to build (a bare benchmark space)')
+        space = SpaceProperties(adapter)
+        space.properties({label: values[0] for label, values in space.choices.items()})
+    except Exception as err:  # noqa: BLE001 - the reason is reported in one line
+        raise ValueError(f'{nb201_error}; nor can it search the space generically: {err}') from None
+    _logger.info('alpha-nas: not a NAS-Bench-201 space, searching %s through traced properties', adapter)
+    return SampleEvolution(space, **options)
 
 
 def alpha_nas(seed: int | None = None, **options) -> AlphaNas:

@@ -1,0 +1,140 @@
+"""alpha-NAS properties and synthesis on any NNI model space with categorical choices.
+
+A sample's properties are read from its built network (:meth:`SpaceAdapter.network`) through ``torch.fx``
+(:func:`~nni_rank.properties.traced.traced_properties`) plus the output shape; they are a plain dict::
+
+    space = SpaceProperties(adapter_for(MacroSpace()), torch.zeros(1, 3, 32, 32))
+    props = space.properties(sample)          # {'reachable': True, 'depth_max': 31, ..., 'shape': (1, 10)}
+    child = space.synthesize({**props, 'depth_max': props['depth_max'] + 2}, sample)
+
+Depth and mixing are lower bounds, shape and size buckets must match (as on NB201); a ``None`` or missing
+field is free. :meth:`SpaceProperties.synthesize` returns the satisfying sample with the fewest labels
+changed from the start, found by a breadth-first search over one-label changes (exact while each level
+fits in ``beam``; above that the ``beam`` samples closest to satisfying, ties seeded, are expanded), and
+raises :class:`~nni_rank.properties.synthesis.Unsatisfiable` when nothing within the budget satisfies it.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .synthesis import Unsatisfiable
+from .traced import traced_properties
+
+__all__ = ['SpaceProperties', 'LOWER_BOUND_FIELDS', 'MATCH_FIELDS', 'satisfies_target', 'violation']
+
+#: Fields a candidate satisfies when at least as large as the target.
+LOWER_BOUND_FIELDS = ('depth_max', 'depth_min', 'spatial', 'channel')
+#: Fields a candidate must match exactly.
+MATCH_FIELDS = ('reachable', 'shape', 'params_bucket', 'flops_bucket')
+
+
+def violation(props: Mapping[str, Any], target: Mapping[str, Any]) -> float:
+    """How far ``props`` is from satisfying ``target`` (0 when it does)."""
+    total = 0.0
+    for f in LOWER_BOUND_FIELDS:
+        if target.get(f) is not None:
+            total += max(0, int(target[f]) - int(props[f]))
+    for f in MATCH_FIELDS:
+        if target.get(f) is not None and props[f] != target[f]:
+            total += abs(int(props[f]) - int(target[f])) if f.endswith('bucket') and props[f] is not None else 1
+    return total
+
+
+def satisfies_target(props: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+    """Lower bounds met and shape/size matched."""
+    return violation(props, target) == 0
+
+
+def _distance(props: Mapping[str, Any], target: Mapping[str, Any]) -> int:
+    return sum(abs(int(props[f]) - int(target[f])) for f in LOWER_BOUND_FIELDS + ('params_bucket', 'flops_bucket')
+               if target.get(f) is not None and props[f] is not None)
+
+
+class SpaceProperties:
+    """Properties of the samples of one space (cached per sample) and synthesis over its choices."""
+
+    def __init__(self, adapter, example_input=None, seed: int = 0):
+        import torch
+        from ..spaces.adapter import encode_sample
+        self.adapter = adapter
+        self.choices = {label: list(c.values) for label, c in adapter.choices().items()}
+        self.labels = tuple(self.choices)
+        self.example_input = torch.zeros(1, 3, 32, 32) if example_input is None else example_input
+        self.seed = seed
+        self._encode = encode_sample
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def key(self, sample: Mapping[str, Any]) -> str:
+        return self._encode(sample, self.labels)
+
+    def size(self) -> int:
+        return int(np.prod([len(v) for v in self.choices.values()], dtype=float))
+
+    def properties(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """Depth, mixing, reachability, output shape and params/FLOPs buckets of ``sample``'s network."""
+        key = self.key(sample)
+        if key not in self._cache:
+            import torch
+            net = self.adapter.network(sample, seed=self.seed).eval()
+            p = traced_properties(net, self.example_input)
+            with torch.no_grad():
+                out = net(self.example_input)
+            self._cache[key] = {'reachable': p.reachable, 'depth_max': p.depth_max, 'depth_min': p.depth_min,
+                                'spatial': p.spatial, 'channel': p.channel, 'shape': tuple(out.shape),
+                                'params_bucket': p.params_bucket, 'flops_bucket': p.flops_bucket,
+                                'params': p.params, 'flops': p.flops}
+        return self._cache[key]
+
+    def neighbours(self, sample: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every sample that differs from ``sample`` in exactly one label."""
+        return [{**sample, label: v} for label, values in self.choices.items() for v in values if v != sample[label]]
+
+    def synthesize(self, target: Mapping[str, Any], start: Mapping[str, Any], *, max_changes: int | None = None,
+                   exclude: Iterable[str] = (), beam: int = 64, budget: int = 2000,
+                   rng: np.random.RandomState | int | None = None) -> tuple[dict[str, Any], int]:
+        """``(sample, changes)``: the satisfying sample with the fewest labels changed from ``start``.
+
+        Among equally few changes, the one whose properties lie closest to ``target`` (ties by ``rng``).
+        ``exclude`` holds sample keys (:meth:`key`) never returned; ``budget`` bounds the samples whose
+        properties are computed. Raises :class:`Unsatisfiable`.
+        """
+        unknown = set(target) - set(LOWER_BOUND_FIELDS + MATCH_FIELDS + ('params', 'flops'))
+        if unknown:
+            raise ValueError(f'unknown properties {sorted(unknown)}; known: {LOWER_BOUND_FIELDS + MATCH_FIELDS}')
+        rng = rng if isinstance(rng, np.random.RandomState) else np.random.RandomState(rng)
+        start = {label: start[label] for label in self.labels}
+        k = len(self.labels) if max_changes is None else min(int(max_changes), len(self.labels))
+        excluded = set(exclude)
+        seen = {self.key(start)}
+        frontier, evaluated = [start], 1
+        if self.key(start) not in excluded and satisfies_target(self.properties(start), target):
+            return start, 0
+        for d in range(1, k + 1):
+            level = []
+            for parent in frontier:
+                for cand in self.neighbours(parent):
+                    key = self.key(cand)
+                    if key not in seen:
+                        seen.add(key)
+                        level.append(cand)
+            if not level:
+                break
+            order = rng.permutation(len(level))
+            level = [level[i] for i in order[:max(0, budget - evaluated)]]
+            evaluated += len(level)
+            scored = [(violation(self.properties(c), target), _distance(self.properties(c), target), c)
+                      for c in level]
+            found = [s for s in scored if s[0] == 0 and self.key(s[2]) not in excluded]
+            if found:
+                best = min(s[1] for s in found)
+                ties = [s[2] for s in found if s[1] == best]
+                return ties[rng.randint(len(ties))], d
+            if evaluated >= budget:
+                break
+            scored.sort(key=lambda s: s[0])  # stable: ties keep the seeded order
+            frontier = [s[2] for s in scored[:beam]]
+        constrained = {f: v for f, v in target.items() if v is not None and f not in ('params', 'flops')}
+        raise Unsatisfiable(f'no sample within {k} label changes of {self.key(start)} (searched {evaluated}, '
+                            f'beam {beam}) satisfies {constrained}')
