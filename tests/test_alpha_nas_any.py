@@ -75,7 +75,7 @@ def test_synthesis_is_minimal_on_a_small_space(macro):
 def test_unsatisfiable_targets(macro, user):
     start = {f'layer{i}': 'ir3_t3' for i in range(8)}
     with pytest.raises(Unsatisfiable, match='depth_max'):
-        macro.synthesize({**macro.properties(start), 'depth_max': 10_000}, start)
+        macro.synthesize({**macro.properties(start), 'depth_max': 10_000}, start, budget=100)
     with pytest.raises(Unsatisfiable, match='within 1 label'):
         user.synthesize({'reachable': False}, arch_str_to_sample(CELLS[0]), max_changes=1)
     with pytest.raises(ValueError, match='unknown properties'):
@@ -136,3 +136,12 @@ def test_spaces_without_networks_are_refused_in_one_line():
     from nni_rank.strategies.alpha_nas import _generic_search
     with pytest.raises(ValueError, match='no network to build'):
         _generic_search({'conv': Categorical([1, 2], label='conv')}, ValueError('not NB201'), {})
+
+
+def test_nni_hub_space_that_traces():
+    import torch
+    from nni.nas.hub.pytorch import ProxylessNAS
+    space = SpaceProperties(adapter_for(ProxylessNAS()), torch.zeros(1, 3, 224, 224))
+    start = {label: values[0] for label, values in space.choices.items()}
+    child = SampleMutator(space, seed=0, budget=30, retries=3).mutate(start)
+    assert 1 <= _changes(child, start) and space.properties(child)['shape'] == (1, 1000)

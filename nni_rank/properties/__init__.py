@@ -4,7 +4,8 @@
   property table of all 15,625 cells;
 * :mod:`.nb101` -- the same on NAS-Bench-101's 7-vertex cells;
 * :mod:`.traced` -- depth and mixing of any PyTorch / frozen NNI model through ``torch.fx``;
-* :mod:`.synthesis` -- the NB201 cell nearest to a start cell that satisfies target properties.
+* :mod:`.synthesis` -- the NB201 cell nearest to a start cell that satisfies target properties;
+* :mod:`.generic` -- properties of any space's samples from their traced networks, and synthesis by search.
 
 Properties are lower bounds (a candidate satisfies a target when at least as deep / mixing / wide)
 except shape and size, which must match.

@@ -1,4 +1,5 @@
-"""alpha-NAS on NAS-Bench-201: regularized evolution whose mutations act on program properties.
+"""alpha-NAS: regularized evolution whose mutations act on program properties (NB201 here, any space in
+:mod:`.alpha_nas_any`).
 
 Each child is made the alpha-NAS way: a tournament picks a parent, :class:`PropertyMutator` changes the
 parent's abstract properties (deeper/shallower, more/less mixing, a larger/smaller size bucket ...),
@@ -231,7 +232,9 @@ def nb201_labels(space: Mapping[str, Any]) -> dict[str, str]:
 
 
 class AlphaNas(Strategy):
-    """alpha-NAS as an NNI strategy on NAS-Bench-201 spaces (``NasBench201()``, ``BenchmarkModelSpace``).
+    """alpha-NAS as an NNI strategy: NAS-Bench-201 spaces (``NasBench201()``, ``BenchmarkModelSpace``) through
+    the property table; any other space with categorical choices whose networks trace through
+    :class:`~nni_rank.strategies.alpha_nas_any.SampleEvolution` (``init`` is uniform there).
 
     Parameters
     ----------
@@ -253,7 +256,7 @@ class AlphaNas(Strategy):
         super().__init__()
         self.search = PropertyGuidedEvolution(population_size, sample_size, max_changes, fields, init=init, seed=seed)
         self._options = dict(population_size=population_size, sample_size=sample_size, max_changes=max_changes,
-                             seed=seed)
+                             fields=fields, seed=seed)
         self._generic = False
         self._running: list[ExecutableModelSpace] = []
         self._labels: dict[str, str] = {}
