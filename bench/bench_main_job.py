@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,7 @@ def series(make_cmd, runs: int, busy: int, env: dict | None = None) -> dict:
             loads.append(round(os.getloadavg()[0], 1))
     cmd = make_cmd(0)
     return {'command': ' '.join(cmd[2:]), 'load_average_1min_after': loads, 'busy_processes': busy, 'env': env or {}, 'seconds': [round(t, 1) for t in times],
-            'median_s': round(sorted(times)[len(times) // 2], 1)}
+            'median_s': round(statistics.median(times), 1)}
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ folder and returns the CSV path, so every loader that takes a table path takes i
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -31,12 +32,18 @@ def cache_folder() -> Path:
 
 def packaged_nb201() -> Path:
     """Path of the unpacked packaged NB201 table (unpacked on first use, and again if it was changed)."""
+    return _unpacked(str(cache_folder()))
+
+
+@functools.lru_cache(maxsize=None)
+def _unpacked(folder: str) -> Path:
+    """Unpack (when needed) into ``folder``; once per process and folder."""
     from ..files import atomic_path
     if not _ARCHIVE.is_file():
         raise FileNotFoundError(f'the packaged NB201 table {_ARCHIVE} is missing: reinstall nni-rank')
     data = gzip.decompress(_ARCHIVE.read_bytes())
     digest = hashlib.sha256(data).hexdigest()[:16]
-    path = cache_folder() / f'nb201_cifar-{digest}.csv'
+    path = Path(folder) / f'nb201_cifar-{digest}.csv'
     if not path.is_file() or path.stat().st_size != len(data):
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)

@@ -6,6 +6,8 @@ NAR gets the cell-graph encoding and deduplicates equivalent cells.
 """
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -81,8 +83,7 @@ class NB201SpaceAdapter(SpaceAdapter):
     def proxy_source(self, names, *, data='digits', batch_size: int = 64, seed: int = 0, cache_dir=None,
                      device: str = 'cpu', table=None, exact_table: bool = True):
         if table is not None:
-            from ..predictors import ProxyTable
-            return ProxyTable(table, names, exact=exact_table)
+            return _proxy_table(str(table), tuple(names), exact_table)
         from ..proxies.store import ProxyStore
         return ProxyStore(names, data=data, batch_size=batch_size, seed=seed, cache_dir=cache_dir, device=device)
 
@@ -146,3 +147,10 @@ class NB201Candidates:
 
     def from_sample(self, sample: Mapping[str, Any]) -> NB201Arch:
         return NB201Arch.from_sample({edge: sample[label] for edge, label in self.labels.items()})
+
+
+@functools.lru_cache(maxsize=8)
+def _proxy_table(path: str, names: tuple[str, ...], exact: bool):
+    """A proxy table read once per process, however many strategies and seeds of a run score from it."""
+    from ..predictors import ProxyTable
+    return ProxyTable(path, list(names), exact=exact)

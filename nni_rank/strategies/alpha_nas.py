@@ -46,6 +46,13 @@ class SearchExhausted(RuntimeError):
     """Every equivalence class of the space has been queried."""
 
 
+def tournament_parent(population, sample_size: int, rng: np.random.RandomState):
+    """The best of ``sample_size`` random members of ``population`` (``(candidate, value)`` pairs)."""
+    members = list(population)
+    picks = rng.permutation(len(members))[:sample_size]
+    return max((members[i] for i in picks), key=lambda m: m[1])[0]
+
+
 class PropertyMutator:
     """Mutate in property space, then synthesise: ``mutate(parent) -> child`` (NB201 cells or NNI samples).
 
@@ -177,9 +184,7 @@ class PropertyGuidedEvolution:
         if len(self.population) < self.population_size:
             arch = self._random()
         else:
-            members = list(self.population)
-            picks = self.rng.permutation(len(members))[:self.sample_size]
-            parent = max((members[i] for i in picks), key=lambda m: m[1])[0]
+            parent = tournament_parent(self.population, self.sample_size, self.rng)
             try:
                 arch = self.mutator.mutate_arch(parent, exclude=self.proposed)
             except Unsatisfiable as err:

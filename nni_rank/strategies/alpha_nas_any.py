@@ -14,7 +14,7 @@ import numpy as np
 
 from ..properties.generic import SpaceProperties
 from ..properties.synthesis import Unsatisfiable
-from .alpha_nas import SearchExhausted
+from .alpha_nas import SearchExhausted, tournament_parent
 
 __all__ = ['SampleMutator', 'SampleEvolution']
 
@@ -102,9 +102,7 @@ class SampleEvolution:
         if len(self.population) < self.population_size:
             sample = self._random()
         else:
-            members = list(self.population)
-            picks = self.rng.permutation(len(members))[:self.sample_size]
-            parent = max((members[i] for i in picks), key=lambda m: m[1])[0]
+            parent = tournament_parent(self.population, self.sample_size, self.rng)
             try:
                 sample = self.mutator.mutate(parent, exclude=self.proposed)
             except Unsatisfiable as err:
