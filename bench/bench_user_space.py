@@ -37,7 +37,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--benchmark', default=str(REPO.parent / 'shared' / 'data' / 'nb201_test_accuracy_200ep.csv'))
     p.add_argument('--dataset', default='cifar10')
-    p.add_argument('--strategies', default='zc-rea,nar,zc-random,reinforce,rea,random,tpe')
+    p.add_argument('--strategies', default='zc-rea,nar,zc-random,reinforce,alpha-nas,rea,random,tpe')
     p.add_argument('--seeds', type=int, default=20)
     p.add_argument('--budget', type=int, default=300)
     p.add_argument('--work', default='/tmp/nni-rank-user-space', help='folder for the re-keyed table and the runs')

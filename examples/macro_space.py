@@ -11,7 +11,10 @@ label, one per metric) and runs the project's strategies beside NNI's on it, exa
     nni-rank compare --space macro_space:MacroSpace --benchmark OUT/macro_table.csv \\
         --strategies zc-rea,nar,rea,random --seeds 5 --budget 60 --out OUT/compare
 
-does from this folder. The table here is a *stand-in*: its accuracy is a fixed formula of the choices
+does from this folder. With ``--nnictl`` it also writes an ``nnictl`` experiment on the same table instead
+(``OUT/nnictl/config.yml``: the project's ZcREA tuner with ``classArgs: {space: .../macro_space.py:MacroSpace}``,
+each trial a lookup by ``python -m nni_rank.trial --space ...``; run it with ``nnictl create --config ...``
+after ``nni-rank register``). The table here is a *stand-in*: its accuracy is a fixed formula of the choices
 (bigger kernels and expansions help, with diminishing returns, plus a fixed per-architecture jitter),
 so the example runs without training; put your measured accuracies in the same columns instead.
 """
@@ -95,6 +98,29 @@ def write_table(path: str | Path) -> int:
     return n
 
 
+def write_nnictl_experiment(folder: str | Path, table: str | Path, trials: int = 30, tuner: str = 'ZcREA',
+                            class_args: dict | None = None) -> Path:
+    """An ``nnictl`` config (and its search space JSON) searching this space on ``table``; returns the config path."""
+    import json
+
+    from nni_rank.spaces.adapter import adapter_for
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    space = f'{Path(__file__).resolve()}:MacroSpace'
+    (folder / 'search_space.json').write_text(json.dumps(adapter_for(MacroSpace()).search_space(), indent=1))
+    class_args = {'optimize_mode': 'maximize', 'seed': 0, 'space': space, **(class_args or {})}
+    (folder / 'config.yml').write_text(
+        f'experimentName: macro-space-{tuner.lower()}\n'
+        f'searchSpaceFile: {folder / "search_space.json"}\n'
+        f'trialCommand: {sys.executable} -m nni_rank.trial --space {space} --benchmark {Path(table).resolve()}\n'
+        f'trialCodeDirectory: {folder}\n'
+        'trialConcurrency: 1\n'
+        f'maxTrialNumber: {trials}\n'
+        f'tuner:\n  name: {tuner}\n  classArgs: {json.dumps(class_args)}\n'
+        'trainingService:\n  platform: local\n')
+    return folder / 'config.yml'
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default='macro-results')
@@ -102,6 +128,8 @@ def main(argv=None) -> dict:
     p.add_argument('--seeds', type=int, default=5)
     p.add_argument('--budget', type=int, default=60)
     p.add_argument('--cache-dir', help='proxy score cache')
+    p.add_argument('--nnictl', action='store_true', help='write OUT/nnictl/config.yml (an nnictl experiment with the '
+                                                          'ZcREA tuner) instead of running the comparison')
     args = p.parse_args(argv)
     from nni_rank.experiment.compare import run_comparison, write_report
     from nni_rank.spaces.adapter import adapter_for
@@ -109,6 +137,10 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     table = out / 'macro_table.csv'
     print(f'{write_table(table)} samples written to {table}')
+    if args.nnictl:
+        config = write_nnictl_experiment(out / 'nnictl', table, trials=args.budget)
+        print(f'written {config}: nni-rank register && nnictl create --config {config}')
+        return {'config': str(config)}
     comp = run_comparison(table, args.strategies.split(','), range(args.seeds), args.budget,
                           space=adapter_for(MacroSpace()), options={'zc-rea': {'pool_size': 200}},
                           cache_dir=args.cache_dir, runs_dir=out / 'compare' / 'runs')

@@ -20,3 +20,11 @@ def shared_data() -> Path:
 @pytest.fixture(scope='session')
 def nb201_csv(shared_data) -> Path:
     return shared_data / 'nb201_test_accuracy_200ep.csv'
+
+
+@pytest.fixture()
+def nni_config_dir(tmp_path, monkeypatch):
+    """NNI reads ``registered_algorithms.yml`` from ``$NNI_CONFIG_DIR``: the real one is never touched."""
+    path = tmp_path / 'nni-config'
+    monkeypatch.setenv('NNI_CONFIG_DIR', str(path))
+    return path

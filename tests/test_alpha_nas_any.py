@@ -145,3 +145,12 @@ def test_nni_hub_space_that_traces():
     start = {label: values[0] for label, values in space.choices.items()}
     child = SampleMutator(space, seed=0, budget=30, retries=3).mutate(start)
     assert 1 <= _changes(child, start) and space.properties(child)['shape'] == (1, 1000)
+
+
+def test_properties_are_shared_per_space_and_construction():
+    """Seeds in one process share one property cache; a space built with other arguments gets its own."""
+    small, also_small = adapter_for(UserNB201Space(cells=1)), adapter_for(UserNB201Space(cells=1))
+    shared = SpaceProperties.shared(small)
+    assert SpaceProperties.shared(also_small) is shared
+    assert SpaceProperties.shared(adapter_for(UserNB201Space(cells=2))) is not shared
+    assert SpaceProperties.shared(adapter_for(MacroSpace())) is not shared

@@ -22,14 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 SPACE = json.loads((REPO / 'config_yaml' / 'nb201_search_space.json').read_text())
 
 
-@pytest.fixture()
-def nni_config_dir(tmp_path, monkeypatch):
-    """NNI reads ``registered_algorithms.yml`` from ``$NNI_CONFIG_DIR``: the real one is never touched."""
-    path = tmp_path / 'nni-config'
-    monkeypatch.setenv('NNI_CONFIG_DIR', str(path))
-    return path
-
-
 def _params_score(params):
     from nni_rank.proxies import ProxyStore
     return ProxyStore(['params']).scores([params])[0, 0]

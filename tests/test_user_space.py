@@ -226,7 +226,7 @@ def test_cli_search_compare_proxies_on_the_user_space(user_csv, accuracy, tmp_pa
     capsys.readouterr()
     with pytest.raises(SystemExit):  # argparse: one line before any import
         main(['search', '--space', 'nb202'])
-    assert 'expected nb201, nb101 or PACKAGE.MODULE:CLASS' in capsys.readouterr().err
+    assert 'expected nb201, nb101, PACKAGE.MODULE:CLASS or path/to/file.py:CLASS' in capsys.readouterr().err
     for argv, message in [(['search', '--space', 'json:dumps', '--benchmark', str(user_csv)], 'not an NNI ModelSpace'),
                           (['search', '--space', SPEC, '--benchmark', str(REPO / 'tests' / 'conftest.py')],
                            'a .csv or .json file')]:

@@ -81,11 +81,12 @@ def _check_writable_folder(folder: Path, target: Path, what: str) -> None:
 
 
 def space_spec(text: str) -> str:
-    """argparse ``type=`` of ``--space``: ``nb201``, ``nb101`` or ``PACKAGE.MODULE:CLASS`` (loaded by the command)."""
-    if text in ('nb201', 'nb101') or (':' in text and all(part.strip() for part in text.split(':', 1))):
+    """argparse ``type=`` of ``--space``: ``nb201``, ``nb101``, ``PACKAGE.MODULE:CLASS`` or ``file.py:CLASS``
+    (loaded by the command)."""
+    if text in ('nb201', 'nb101') or (':' in text and all(part.strip() for part in text.rsplit(':', 1))):
         return text
-    raise argparse.ArgumentTypeError(f'expected nb201, nb101 or PACKAGE.MODULE:CLASS (an importable NNI ModelSpace), '
-                                     f'got {text!r}')
+    raise argparse.ArgumentTypeError(f'expected nb201, nb101, PACKAGE.MODULE:CLASS or path/to/file.py:CLASS (an NNI '
+                                     f'ModelSpace), got {text!r}')
 
 
 space_spec.__name__ = 'space'
@@ -94,6 +95,6 @@ space_spec.__name__ = 'space'
 def add_space_option(parser: argparse.ArgumentParser) -> None:
     """``--space``: a benchmark space or the user's own NNI ModelSpace (its table is keyed by its labels)."""
     parser.add_argument('--space', default='nb201', type=space_spec,
-                        help='nb201, nb101, or PACKAGE.MODULE:CLASS: your own NNI ModelSpace (built with no arguments; '
-                             'the current folder is importable), whose --benchmark is a CSV with one column per '
+                        help='nb201, nb101, or PACKAGE.MODULE:CLASS or path/to/file.py:CLASS: your own NNI ModelSpace '
+                             '(built with no arguments; the current folder is importable), whose --benchmark is a CSV with one column per '
                              'label and one per metric, or JSON mapping an encoded sample to its metrics')

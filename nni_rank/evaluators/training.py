@@ -1,4 +1,5 @@
-"""An NNI evaluator that trains a sampled NAS-Bench-201 cell for a few epochs and reports test accuracy."""
+"""An NNI evaluator that trains a sampled network (NAS-Bench-201 cell or any space's) for a few epochs and reports
+test accuracy."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,6 @@ import torch
 from nni.mutable import Sample
 from torch import nn
 
-from ..spaces.nb201_net import build_nb201, nb201_flops
 from .benchmark import SampleEvaluator
 
 
@@ -54,22 +54,31 @@ def evaluate_accuracy(model: nn.Module, loader, device: str | torch.device = 'cp
 
 @nni.trace
 class TrainingEvaluator(SampleEvaluator):
-    """Train each sampled NB201 network briefly on real data; report test accuracy (percent) as ``default``.
+    """Train each sampled network briefly on real data; report test accuracy (percent) as ``default``.
 
     ``data`` is ``'digits'`` (the embedded scikit-learn digits, the default) or a local CIFAR folder /
     ``.bin`` file. Intermediate results (accuracy per epoch) go to NNI, so the web UI draws curves;
-    the final dict adds ``params`` (M) and ``flops`` (M).
+    the final dict adds ``params`` (M) and ``flops`` (M). ``space``: ``'nb201'`` (networks of ``channels`` and
+    ``cells_per_stage``, 16 and 5 when None) or any space (``'PACKAGE.MODULE:CLASS'``, ``adapter_for(space)``),
+    whose own network is trained (``channels``/``cells_per_stage`` must then be None).
     """
 
     def __init__(self, data: str | os.PathLike = 'digits', epochs: int = 2, batch_size: int = 64, lr: float = 0.05,
-                 channels: int = 16, cells_per_stage: int = 5, train_limit: int | None = None,
-                 test_limit: int | None = None, seed: int = 0, device: str = 'cpu'):
+                 channels: int | None = None, cells_per_stage: int | None = None, train_limit: int | None = None,
+                 test_limit: int | None = None, seed: int = 0, device: str = 'cpu', space: Any = 'nb201'):
         super().__init__()
         self.data, self.epochs, self.batch_size, self.lr = str(data), epochs, batch_size, lr
         self.channels, self.cells_per_stage, self.seed, self.device = channels, cells_per_stage, seed, device
         self.train_limit, self.test_limit = train_limit, test_limit
+        self.space = space
         self._loaders: Any = None
         self.description = ''
+
+    @property
+    def geometry(self) -> dict[str, int]:
+        """The size options given (``channels``, ``cells_per_stage``; None ones left to the space)."""
+        return {k: v for k, v in (('channels', self.channels), ('cells_per_stage', self.cells_per_stage))
+                if v is not None}
 
     def loaders(self):
         if self._loaders is None:
@@ -84,14 +93,11 @@ class TrainingEvaluator(SampleEvaluator):
         return self._loaders
 
     def evaluate(self, sample: Sample, extra: Mapping[str, Any] | None = None) -> float:
-        arch = self.arch_of(sample)
         train_loader, test_loader = self.loaders()
-        torch.manual_seed(self.seed)  # same init stream for every architecture
-        model = build_nb201(arch, num_classes=self.num_classes, channels=self.channels,
-                            cells_per_stage=self.cells_per_stage)
+        model = self.adapter.network(sample, seed=self.seed, num_classes=self.num_classes, **self.geometry)
+        input_shape = tuple(train_loader.dataset[0][0].shape)
+        flops, params = self.adapter.network_cost(sample, input_shape, num_classes=self.num_classes, **self.geometry)
         acc = train_and_test(model, train_loader, test_loader, self.epochs, self.lr, self.device,
                              report=lambda epoch, a: nni.report_intermediate_result(a))
-        flops, params = nb201_flops(arch, num_classes=self.num_classes, channels=self.channels,
-                                    cells_per_stage=self.cells_per_stage)
         self.report({'default': acc, 'params': params, 'flops': flops}, extra)
         return acc

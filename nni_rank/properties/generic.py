@@ -22,6 +22,8 @@ import numpy as np
 from .synthesis import Unsatisfiable
 from .traced import traced_properties
 
+_SHARED: dict[tuple, 'SpaceProperties'] = {}
+
 __all__ = ['SpaceProperties', 'LOWER_BOUND_FIELDS', 'MATCH_FIELDS', 'satisfies_target', 'violation']
 
 #: Fields a candidate satisfies when at least as large as the target.
@@ -55,16 +57,32 @@ def _distance(props: Mapping[str, Any], target: Mapping[str, Any]) -> int:
 class SpaceProperties:
     """Properties of the samples of one space (cached per sample) and synthesis over its choices."""
 
-    def __init__(self, adapter, example_input=None, seed: int = 0):
+    def __init__(self, adapter, example_input=None, seed: int = 0, choices: Mapping[str, list] | None = None):
         import torch
         from ..spaces.adapter import encode_sample
         self.adapter = adapter
-        self.choices = {label: list(c.values) for label, c in adapter.choices().items()}
+        own = {label: list(c.values) for label, c in adapter.choices().items()}
+        #: the values searched per label (``choices``: a subset of the space's own, e.g. an nnictl search space)
+        self.choices = own if choices is None else {label: list(choices[label]) for label in own}
         self.labels = tuple(self.choices)
         self.example_input = torch.zeros(1, 3, 32, 32) if example_input is None else example_input
         self.seed = seed
         self._encode = encode_sample
         self._cache: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def shared(cls, adapter, example_input=None) -> 'SpaceProperties':
+        """The process-wide properties of this space (one cache for every search and seed in the process:
+        properties do not depend on the weights, only on the architecture and the input shape)."""
+        shape = None if example_input is None else tuple(example_input.shape)
+        net = adapter.network_space
+        built_by = (f'{type(net).__module__}.{type(net).__qualname__}', repr(getattr(net, 'trace_args', None)),
+                    repr(getattr(net, 'trace_kwargs', None)))
+        key = (type(adapter).__name__, *built_by, adapter.fingerprint(), shape)
+        space = _SHARED.get(key)
+        if space is None:
+            space = _SHARED[key] = cls(adapter, example_input)
+        return space
 
     def key(self, sample: Mapping[str, Any]) -> str:
         return self._encode(sample, self.labels)
@@ -92,13 +110,15 @@ class SpaceProperties:
         return [{**sample, label: v} for label, values in self.choices.items() for v in values if v != sample[label]]
 
     def synthesize(self, target: Mapping[str, Any], start: Mapping[str, Any], *, max_changes: int | None = None,
-                   exclude: Iterable[str] = (), beam: int = 64, budget: int = 2000,
-                   rng: np.random.RandomState | int | None = None) -> tuple[dict[str, Any], int]:
+                   exclude: Iterable[str] = (), beam: int = 64, budget: int = 2000, enough: int | None = 8,
+                   max_new: int | None = None, rng: np.random.RandomState | int | None = None) -> tuple[dict[str, Any], int]:
         """``(sample, changes)``: the satisfying sample with the fewest labels changed from ``start``.
 
         Among equally few changes, the one whose properties lie closest to ``target`` (ties by ``rng``).
         ``exclude`` holds sample keys (:meth:`key`) never returned; ``budget`` bounds the samples whose
-        properties are computed. Raises :class:`Unsatisfiable`.
+        properties are looked at, ``max_new`` the samples whose properties are computed (not yet cached): the
+        costly part, a network built and traced each. A level stops early once ``enough`` satisfying samples are found (the closest of
+        them is returned: still the fewest changes; ``None`` examines the whole level). Raises :class:`Unsatisfiable`.
         """
         unknown = set(target) - set(LOWER_BOUND_FIELDS + MATCH_FIELDS + ('params', 'flops'))
         if unknown:
@@ -107,6 +127,7 @@ class SpaceProperties:
         start = {label: start[label] for label in self.labels}
         k = len(self.labels) if max_changes is None else min(int(max_changes), len(self.labels))
         excluded = set(exclude)
+        cached = len(self._cache)
         seen = {self.key(start)}
         frontier, evaluated = [start], 1
         if self.key(start) not in excluded and satisfies_target(self.properties(start), target):
@@ -122,16 +143,22 @@ class SpaceProperties:
             if not level:
                 break
             order = rng.permutation(len(level))
-            level = [level[i] for i in order[:max(0, budget - evaluated)]]
-            evaluated += len(level)
-            scored = [(violation(self.properties(c), target), _distance(self.properties(c), target), c)
-                      for c in level]
-            found = [s for s in scored if s[0] == 0 and self.key(s[2]) not in excluded]
+            scored, found = [], []
+            for i in order[:max(0, budget - evaluated)]:
+                if max_new is not None and len(self._cache) - cached >= max_new and self.key(level[i]) not in self._cache:
+                    break
+                props = self.properties(level[i])
+                scored.append((violation(props, target), _distance(props, target), level[i]))
+                if scored[-1][0] == 0 and self.key(level[i]) not in excluded:
+                    found.append(scored[-1])
+                    if enough is not None and len(found) >= enough:
+                        break
+            evaluated += len(scored)
             if found:
                 best = min(s[1] for s in found)
                 ties = [s[2] for s in found if s[1] == best]
                 return ties[rng.randint(len(ties))], d
-            if evaluated >= budget:
+            if evaluated >= budget or (max_new is not None and len(self._cache) - cached >= max_new):
                 break
             scored.sort(key=lambda s: s[0])  # stable: ties keep the seeded order
             frontier = [s[2] for s in scored[:beam]]

@@ -72,18 +72,34 @@ def adapter_for(space: Any) -> 'SpaceAdapter':
 
 
 def load_space(spec: str) -> Any:
-    """The model space named ``PACKAGE.MODULE:CLASS`` (built with no arguments; the current folder is
-    importable). One-line ``ValueError`` for a bad string, an import failure or a class that is not a space."""
+    """The model space named ``PACKAGE.MODULE:CLASS`` or ``path/to/file.py:CLASS`` (built with no arguments; the
+    current folder is importable). One-line ``ValueError`` for a bad string, an import failure or a class that is
+    not a space. A file path lets processes started elsewhere (NNI's tuners run in the experiment's log folder)
+    load the space."""
     import importlib
+    import importlib.util
     import os
     import sys
-    module_name, sep, attr = spec.partition(':')
-    if not sep or not module_name or not attr:
-        raise ValueError(f'--space {spec!r}: give nb201, nb101 or PACKAGE.MODULE:CLASS (an importable NNI ModelSpace)')
+    module_name, sep, attr = spec.rpartition(':')
+    if not sep or not module_name or not attr or (':' in module_name and not module_name.endswith('.py')):
+        raise ValueError(f'--space {spec!r}: give nb201, nb101, PACKAGE.MODULE:CLASS or path/to/file.py:CLASS '
+                         '(an NNI ModelSpace)')
     if os.getcwd() not in sys.path and '' not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        if module_name.endswith('.py'):
+            path = os.path.abspath(os.path.expanduser(module_name))
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f'no file {path}')
+            name = os.path.splitext(os.path.basename(path))[0]
+            module = sys.modules.get(name)
+            if module is None or os.path.abspath(getattr(module, '__file__', '') or '') != path:
+                folder = os.path.dirname(path)
+                if folder not in sys.path:
+                    sys.path.insert(0, folder)  # the file's own imports of its neighbours work, and pickling
+                module = importlib.import_module(name)
+        else:
+            module = importlib.import_module(module_name)
     except Exception as err:  # noqa: BLE001 - any failure of the user's module is reported in one line
         raise ValueError(f'--space {spec!r}: cannot import {module_name} ({type(err).__name__}: {err})') from None
     try:
@@ -163,6 +179,11 @@ class SpaceAdapter:
         """``{label: Categorical}``; ``ValueError`` naming a label that is not categorical."""
         return categorical_choices(self.simplified)
 
+    def search_space(self) -> dict[str, dict]:
+        """The space in NNI's HPO format (``{label: {"_type": "choice", "_value": [...]}}``): an ``nnictl``
+        config's ``searchSpace``, for the project's tuners with ``classArgs: {space: ...}``."""
+        return {label: {'_type': 'choice', '_value': list(c.values)} for label, c in self.choices().items()}
+
     def benchmark_space(self):
         """The simplified space as a ``SlimBenchmarkSpace`` (what ``BenchmarkModelSpace`` samples from)."""
         from nni.nas.benchmark.space import SlimBenchmarkSpace
@@ -190,9 +211,18 @@ class SpaceAdapter:
         """Key of the sample in a benchmark table of this space."""
         return self.describe(sample)
 
-    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10):
-        """A freshly initialised network of ``sample`` (weights seeded by ``seed``)."""
+    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
+        """A freshly initialised network of ``sample`` (weights seeded by ``seed``); ``geometry``: a kind's own
+        size options (NB201: ``channels``, ``cells_per_stage``)."""
         raise NotImplementedError
+
+    def network_cost(self, sample: Mapping[str, Any], input_shape: tuple, num_classes: int = 10,
+                     **geometry) -> tuple[float, float]:
+        """``(MFLOPs, M params)`` of ``sample``'s network for one input of ``input_shape`` (C, H, W)."""
+        from ..proxies import compute_proxies
+        cost = compute_proxies(self.network(sample, num_classes=num_classes, **geometry), None, ['flops', 'params'],
+                               input_shape=tuple(input_shape))
+        return cost['flops'], cost['params']
 
     def proxy_source(self, names, *, data='digits', batch_size: int = 64, seed: int = 0, cache_dir=None,
                      device: str = 'cpu', table=None):
@@ -235,9 +265,13 @@ class ModelSpaceAdapter(SpaceAdapter):
     def handles(cls, simplified: Mapping[str, Any]) -> bool:
         return True
 
-    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10):
+    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
         """The model of ``sample``: the space re-instantiated under NNI's ``model_context`` (only the
-        chosen candidates are kept, no deep copy; ``model_space.freeze`` when the space cannot be re-created)."""
+        chosen candidates are kept, no deep copy; ``model_space.freeze`` when the space cannot be re-created).
+        The space defines its own classes and sizes (``num_classes`` is not applied; ``geometry`` is refused)."""
+        if geometry:
+            raise ValueError(f'{", ".join(sorted(geometry))}: NAS-Bench-201 size options; your space builds its own '
+                             'network (leave them out)')
         import torch
         from nni.nas.space import model_context
         space = self.network_space

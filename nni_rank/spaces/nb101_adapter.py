@@ -47,7 +47,9 @@ class NB101SpaceAdapter(SpaceAdapter):
         raise ValueError('NAS-Bench-101 tables are keyed by graph hash, which names no sample: ranking them is not '
                          'supported yet')
 
-    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10):
+    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
+        if geometry:
+            raise ValueError(f'{", ".join(sorted(geometry))}: not options of NAS-Bench-101 networks')
         import torch
         from .nb101 import build_nb101
         with torch.random.fork_rng(devices=[]):

@@ -76,9 +76,15 @@ class NB201SpaceAdapter(SpaceAdapter):
         return [NB201Arch.from_indices(np.unravel_index(int(i), (len(OPS),) * len(EDGE_LABELS))).to_sample()
                 for i in picks]
 
-    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10):
+    def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
         from ..proxies.compute import nb201_network
-        return nb201_network(NB201Arch.from_sample(sample), num_classes=num_classes, seed=seed)
+        return nb201_network(NB201Arch.from_sample(sample), num_classes=num_classes, seed=seed, **geometry)
+
+    def network_cost(self, sample: Mapping[str, Any], input_shape: tuple, num_classes: int = 10,
+                     **geometry) -> tuple[float, float]:
+        from .nb201_net import nb201_flops
+        return nb201_flops(NB201Arch.from_sample(sample), num_classes=num_classes, input_size=int(input_shape[-1]),
+                           **geometry)
 
     def proxy_source(self, names, *, data='digits', batch_size: int = 64, seed: int = 0, cache_dir=None,
                      device: str = 'cpu', table=None, exact_table: bool = True):

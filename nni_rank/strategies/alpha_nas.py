@@ -333,7 +333,7 @@ def _generic_search(model_space: ExecutableModelSpace, nb201_error: ValueError, 
     try:
         if adapter.network_space is None:
             raise ValueError('the space has no network to build (a bare benchmark space)')
-        space = SpaceProperties(adapter)
+        space = SpaceProperties.shared(adapter)
         space.properties({label: values[0] for label, values in space.choices.items()})
     except Exception as err:  # noqa: BLE001 - the reason is reported in one line
         raise ValueError(f'{nb201_error}; nor can it search the space generically: {err}') from None

@@ -29,16 +29,19 @@ class SampleMutator:
 
     Depth moves by +-1 or +-2 (never below 0), a mixing flag flips, a size bucket moves by +-1; the other
     properties stay (lower bounds for depth and mixing, which leaves mixing relaxed; shape and size match).
+    A child costs at most ``new_budget`` networks built and traced over all its ``retries`` (then
+    :class:`Unsatisfiable`, and the evolution samples a random child); ``budget`` bounds the samples one
+    synthesis looks at, cached ones included.
     """
 
     def __init__(self, space: SpaceProperties, fields: tuple[str, ...] = FIELDS, max_changes: int | None = None,
-                 retries: int = 10, beam: int = 64, budget: int = 500,
+                 retries: int = 10, beam: int = 64, budget: int = 500, new_budget: int | None = 150,
                  seed: int | np.random.RandomState | None = None):
         unknown = [f for f in fields if f not in FIELDS]
         if unknown or not fields:
             raise ValueError(f'cannot mutate properties {unknown or fields}; choose from {list(FIELDS)}')
         self.space, self.fields, self.max_changes = space, tuple(fields), max_changes
-        self.retries, self.beam, self.budget = retries, beam, budget
+        self.retries, self.beam, self.budget, self.new_budget = retries, beam, budget, new_budget
         self.rng = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
 
     def mutate_properties(self, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,10 +63,16 @@ class SampleMutator:
         exclude = set(exclude) | {self.space.key(parent)}
         props = self.space.properties(parent)
         last: Exception | None = None
+        start = len(self.space._cache)
         for _ in range(self.retries):
+            left = None if self.new_budget is None else self.new_budget - (len(self.space._cache) - start)
+            if left is not None and left <= 0:
+                last = Unsatisfiable(f'{self.new_budget} new networks built and traced for this child')
+                break
             try:
                 return self.space.synthesize(self.mutate_properties(props), parent, max_changes=self.max_changes,
-                                             exclude=exclude, beam=self.beam, budget=self.budget, rng=self.rng)[0]
+                                             exclude=exclude, beam=self.beam, budget=self.budget, max_new=left,
+                                             rng=self.rng)[0]
             except Unsatisfiable as err:
                 last = err
         raise Unsatisfiable(f'no child of {self.space.key(parent)} found in {self.retries} property mutations; '

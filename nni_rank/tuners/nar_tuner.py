@@ -24,6 +24,7 @@ from nni.utils import ClassArgsValidator, extract_scalar_reward
 
 from .args import ClassArgs, init_args, use_threads
 from .reports import imported_results, with_reports
+from .space import check_space_arg
 
 __all__ = ['NARTuner', 'NARClassArgsValidator', 'mutables_from_search_space', 'validate_class_args']
 
@@ -76,8 +77,10 @@ class NARTuner(Tuner):
     (``'synflow,naswot'``), ``proxy_table``, ``proxy_data``, ``proxy_cache``: zero-cost scores of NAS-Bench-201
     cells as extra predictor inputs, read from a table or computed, and the initial samples taken from
     the proxies' best of ``warm_up`` (default 1,000) random cells; ``init_samples`` defaults to 8 with
-    proxies and 16 without (see :func:`~nni_rank.strategies.nar.nar_strategy_factory`). ``threads``: torch
-    threads of the tuner process (default 1; None: leave torch's setting).
+    proxies and 16 without (see :func:`~nni_rank.strategies.nar.nar_strategy_factory`). ``space``: the user's own
+    ``ModelSpace`` (``/abs/path/file.py:CLASS`` or ``PACKAGE.MODULE:CLASS``, see :mod:`nni_rank.tuners.space`) whose
+    networks the proxies score (None: NAS-Bench-201 cells). ``threads``: torch threads of the tuner process
+    (default 1; None: leave torch's setting).
     """
 
     def __init__(self, optimize_mode: str = 'maximize', init_samples: int | None = None, batch_size: int = 4,
@@ -85,8 +88,9 @@ class NARTuner(Tuner):
                  max_trials: int | None = None, device: str = 'cpu', report_prediction: bool = False,
                  proxies: str | None = None, proxy_table: str | None = None, proxy_data: str = 'digits',
                  proxy_cache: str | None = None, warm_up: int | None = None, threads: int | None = 1,
-                 seed: int | None = None):
+                 seed: int | None = None, space: str | None = None):
         validate_class_args(**init_args(locals()))
+        self.space = space
         self.optimize_mode = optimize_mode
         self.max_trials = max_trials
         self.report_prediction, self.threads = report_prediction, threads
@@ -104,10 +108,15 @@ class NARTuner(Tuner):
     def update_search_space(self, search_space: dict) -> None:
         from ..strategies.nar import PROXY_DEFAULTS, NARSearch, make_adapter, proxy_features  # heavy: after connecting
         use_threads(self.threads)
+        if self.space is not None:
+            from .space import space_choices
+            space_choices('NARTuner', search_space, self.space)
         adapter = make_adapter(mutables_from_search_space(search_space))
         p = self._proxy_args
         feature_fn = proxy_features(p['proxies'], p['proxy_table'], p['proxy_data'], p['proxy_cache'],
                                     seed=self._search_args['seed'] or 0)
+        if feature_fn is not None and self.space is not None:
+            feature_fn.bind(self.space)
         args = dict(self._search_args)
         if feature_fn is not None:  # the factory's defaults with proxies: warm-up start, 8 initial samples
             args['feature_fn'] = feature_fn
@@ -188,6 +197,8 @@ def validate_class_args(**class_args) -> dict:
     args.check_bool('report_prediction')
     args.check_int('warm_up', low=0, optional=True)
     args.check_str('proxy_cache', optional=True)
+    if args['space'] is not None:
+        check_space_arg('NARTuner', args['space'])
     if args['proxies'] is not None:
         args.check_proxies('proxies', table='proxy_table', data='proxy_data')
     elif args['proxy_table'] is not None or args['warm_up']:

@@ -1,6 +1,8 @@
-"""Zero-cost regularized evolution (``zc-rea``) as an ``nnictl`` tuner for NAS-Bench-201 search spaces.
+"""Zero-cost regularized evolution (``zc-rea``) as an ``nnictl`` tuner, for NAS-Bench-201 or the user's own space.
 
-The search space is the six ``choice`` edges ``0_1`` ... ``2_3`` of ``config_yaml/nb201_search_space.json``.
+The search space is the six ``choice`` edges ``0_1`` ... ``2_3`` of ``config_yaml/nb201_search_space.json``
+(``space: nb201``, the default), or the choices of the user's own ``ModelSpace`` named by the ``space``
+classArg (``/abs/path/file.py:CLASS``; see :mod:`nni_rank.tuners.space`), whose networks the proxies score.
 Proxy scores are free; only trials count:
 
 * **warm-up**: ``pool_size`` random cells are scored with the proxy (synflow by default) and the best
@@ -32,6 +34,7 @@ from nni.tuner import Tuner
 from nni.utils import ClassArgsValidator, extract_scalar_reward
 
 from .args import ClassArgs, init_args, use_threads
+from .space import check_space_arg
 
 __all__ = ['ZcREATuner', 'ZcREAClassArgsValidator', 'validate_class_args']
 
@@ -64,6 +67,9 @@ class ZcREATuner(Tuner):
         experiments share one ``cache_dir`` (as the ``zc-rea`` strategy does).
     seed
         Seeds the pool and the tournaments.
+    space
+        ``'nb201'`` or the user's ``ModelSpace`` (``/abs/path/file.py:CLASS`` or ``PACKAGE.MODULE:CLASS``) whose
+        labels the search space has; its networks are built for the proxies.
     threads
         torch threads of the tuner process (default 1: proxy scoring is several times faster with one
         thread when other processes share the cores; None: leave torch's setting).
@@ -73,8 +79,9 @@ class ZcREATuner(Tuner):
                  pool_size: int = 1000, random_move_prob: float = 0.0, proxy: str = 'synflow',
                  data: str = 'digits', batch_size: int = 64, cache_dir: str | None = None, device: str = 'cpu',
                  max_trials: int | None = None, proxy_seed: int = 0, threads: int | None = 1,
-                 seed: int | None = None):
+                 seed: int | None = None, space: str = 'nb201'):
         validate_class_args(**init_args(locals()))
+        self.space = space
         self.optimize_mode = optimize_mode
         self.population_size, self.sample_size = population_size, sample_size
         self.pool_size, self.random_move_prob, self.max_trials = pool_size, random_move_prob, max_trials
@@ -94,21 +101,12 @@ class ZcREATuner(Tuner):
 
     # ------------------------------------------------------------------ NNI tuner API
     def update_search_space(self, search_space: dict) -> None:
-        from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS
-        if not isinstance(search_space, dict) or not search_space:
-            raise ValueError(f'ZcREATuner needs a search space dict, got {search_space!r}')
-        choices = {}
-        for label, spec in search_space.items():
-            if not isinstance(spec, dict) or spec.get('_type') != 'choice':
-                raise ValueError(f'ZcREATuner needs a NAS-Bench-201 space of six "choice" edges; {label!r} is {spec!r}')
-            values = list(spec['_value'])
-            if str(label).rsplit('/', 1)[-1] not in EDGE_LABELS or not set(values) <= set(OPS) | set(NNI_OPS):
-                raise ValueError(f'ZcREATuner: {label!r}: {values} is not a NAS-Bench-201 edge (labels {EDGE_LABELS}, '
-                                 f'ops {NNI_OPS})')
-            choices[label] = values
-        if len({str(k).rsplit('/', 1)[-1] for k in choices}) != len(EDGE_LABELS):
-            raise ValueError(f'ZcREATuner: the space must have the six NAS-Bench-201 edges {EDGE_LABELS}, '
-                             f'got {sorted(choices)}')
+        if self.space == 'nb201':
+            choices = _nb201_choices(search_space)
+        else:
+            from .space import space_choices
+            choices = space_choices('ZcREATuner', search_space, self.space)[1]
+            self._scorer_args['space'] = self.space
         from ..proxies import ProxyScorer  # heavy (torch): only once the dispatcher is connected
         use_threads(self.threads)
         self.choices = choices
@@ -245,6 +243,26 @@ class ZcREATuner(Tuner):
         return reward if self.optimize_mode == 'maximize' else -reward
 
 
+def _nb201_choices(search_space: dict) -> dict[str, list]:
+    from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS
+    if not isinstance(search_space, dict) or not search_space:
+        raise ValueError(f'ZcREATuner needs a search space dict, got {search_space!r}')
+    choices = {}
+    for label, spec in search_space.items():
+        if not isinstance(spec, dict) or spec.get('_type') != 'choice':
+            raise ValueError(f'ZcREATuner needs a NAS-Bench-201 space of six "choice" edges; {label!r} is {spec!r} '
+                             '(your own space: classArg space)')
+        values = list(spec['_value'])
+        if str(label).rsplit('/', 1)[-1] not in EDGE_LABELS or not set(values) <= set(OPS) | set(NNI_OPS):
+            raise ValueError(f'ZcREATuner: {label!r}: {values} is not a NAS-Bench-201 edge (labels {EDGE_LABELS}, '
+                             f'ops {NNI_OPS}); for your own space give classArg space')
+        choices[label] = values
+    if len({str(k).rsplit('/', 1)[-1] for k in choices}) != len(EDGE_LABELS):
+        raise ValueError(f'ZcREATuner: the space must have the six NAS-Bench-201 edges {EDGE_LABELS}, '
+                         f'got {sorted(choices)}')
+    return choices
+
+
 def validate_class_args(**class_args) -> dict:
     """:class:`ZcREATuner`'s arguments, defaults filled in; :class:`ValueError` for the first bad one."""
     args = ClassArgs(ZcREATuner, class_args)
@@ -257,6 +275,7 @@ def validate_class_args(**class_args) -> dict:
     args.check_str('cache_dir', optional=True)
     args.check_str('device')
     args.check_int('proxy_seed')
+    check_space_arg('ZcREATuner', args['space'])
     return args
 
 
