@@ -8,9 +8,7 @@ Passes (each run only when one of its proxies is requested):
 
    * one backward of the cross-entropy to the weights and layer outputs: ``grad_norm``, ``snip``,
      ``fisher`` (with ``create_graph`` when ``grasp`` is requested);
-   * ``grasp``: the Hessian-vector product ``H g`` by a forward difference of gradients (one more
-     forward and backward at ``W + eps g``), or with ``grasp_hvp='exact'`` by one more backward of
-     ``g . g_detached`` (the reference's double backward, about 3x slower);
+   * ``grasp``: one more backward of ``g . g_detached`` gives the Hessian-vector product ``H g``;
    * one backward of the summed logits to the input: ``jacob_cov``'s Jacobian, and the liveness
      of each ReLU for ``naswot``/``das*`` (those therefore need it even when ``jacob_cov`` is not
      asked for).
@@ -43,8 +41,7 @@ from .activation import ActivationKernel, das_metrics, naswot_score
 from .common import ProxyWarning, proxy_mode, scored_layers
 from .cost import MacCounter, count_flops, count_params
 from .flow import synflow_score
-from .gradient import (OutputRecorder, finite_difference_hvp, fisher_score, grad_norm_score, grasp_score,
-                       snip_score)
+from .gradient import OutputRecorder, fisher_score, grad_norm_score, grasp_score, snip_score
 from .jacobian import jacob_cov_score
 from .registry import PROXIES, resolve_names
 
@@ -52,7 +49,6 @@ __all__ = ['compute_proxies', 'compute_proxy', 'nb201_network', 'score_nb201']
 
 _GRAD = {'grad_norm', 'snip', 'fisher', 'grasp'}
 _ACT = {'naswot', 'das_distinguish', 'das_units', 'das'}
-_HVP = ('finite_difference', 'exact')
 _LAYERWISE = {'grad_norm', 'snip', 'fisher', 'grasp', 'synflow'}
 
 
@@ -171,8 +167,7 @@ def _model_device(model: nn.Module) -> torch.device:
 def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | None = None, *,
                     loss_fn: Callable | None = None, device: str | torch.device = 'cpu', seed: int = 0,
                     input_shape: Sequence[int] | None = None, report: dict | None = None,
-                    warn: bool = True, timings: dict | None = None,
-                    grasp_hvp: str = 'finite_difference') -> dict[str, float]:
+                    warn: bool = True, timings: dict | None = None) -> dict[str, float]:
     """Compute the zero-cost proxies ``names`` (default: all) of ``model`` on one minibatch.
 
     Parameters
@@ -199,8 +194,6 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
         Emit a :class:`ProxyWarning` for NaN results.
     timings
         If a dict is given, it receives the seconds spent per pass (``data``, ``synflow``, ``cost``).
-    grasp_hvp
-        ``'finite_difference'`` (default) or ``'exact'``: how ``grasp``'s ``H g`` is computed.
 
     Returns
     -------
@@ -208,8 +201,6 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
         ``name -> float`` in the order of ``names``; NaN for a proxy that is undefined for the model.
     """
     names = resolve_names(names)
-    if grasp_hvp not in _HVP:
-        raise ValueError(f"grasp_hvp must be one of {', '.join(_HVP)}, got {grasp_hvp!r}")
     layers = _check_model(model, names)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     x, y, shape = _check_batch(batch, names, input_shape, class_ids=loss_fn is F.cross_entropy)
@@ -240,7 +231,7 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
             if data_names:
                 with proxy_mode(model, weights, train=True):
                     _data_pass(model, layers, x.to(device), None if y is None else y.to(device),
-                               names, loss_fn, put, grasp_hvp)
+                               names, loss_fn, put)
             t1 = time.perf_counter()
             if 'synflow' in names:
                 with _input_errors((1, *shape), torch.float64):
@@ -266,7 +257,7 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
     return {n: results[n] for n in names}
 
 
-def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_hvp) -> None:
+def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
     want = set(names)
     need_grad = bool(want & _GRAD)
     need_act = bool(want & _ACT)
@@ -276,7 +267,6 @@ def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_hvp) -> None:
     if need_input_grad:
         x = x.clone().requires_grad_(True)
 
-    rng_state = torch.get_rng_state()  # the finite-difference pass replays the same randomness
     acts = ActivationKernel(model) if need_act else None
     recorder = OutputRecorder(layers) if 'fisher' in want else None
     macs = MacCounter(model) if 'flops' in want else None
@@ -311,7 +301,7 @@ def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_hvp) -> None:
             else:
                 fisher_acts = recorder.outputs if recorder is not None else []
                 targets = weights + fisher_acts
-                create = 'grasp' in want and grasp_hvp == 'exact'
+                create = 'grasp' in want
                 grads = torch.autograd.grad(loss, targets, retain_graph=create or need_input_grad,
                                             create_graph=create, allow_unused=True)
                 wgrads = list(grads[:len(weights)])
@@ -332,12 +322,6 @@ def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_hvp) -> None:
                         hg = torch.autograd.grad(z, weights, retain_graph=need_input_grad, allow_unused=True)
                         put('grasp', grasp_score(weights, hg))
                     del z
-                elif 'grasp' in want:
-                    if all(g is None for g in wgrads):
-                        put('grasp', float('nan'), 'the loss gradient does not depend on the weights')
-                    else:
-                        hg = _finite_difference_hvp(model, weights, wgrads, x, y, loss_fn, rng_state)
-                        put('grasp', grasp_score(weights, hg))
                 del grads, wgrads
 
         if need_input_grad:
@@ -364,18 +348,6 @@ def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_hvp) -> None:
                     for n, (v, why) in das_metrics(K, units).items():
                         put(n, v, why)
                 acts.remove()
-
-
-def _finite_difference_hvp(model, weights, grads, x, y, loss_fn, rng_state):
-    """``H g`` of the loss in the scored ``weights`` (see :func:`finite_difference_hvp`); same batch and randomness."""
-    names = {id(p): n for n, p in model.named_parameters()}
-
-    def loss_at(moved):
-        with torch.random.fork_rng(devices=[]):
-            torch.set_rng_state(rng_state)
-            out = torch.func.functional_call(model, moved, (x.detach(),))
-        return loss_fn(out[0] if isinstance(out, (tuple, list)) else out, y)
-    return finite_difference_hvp(loss_at, {names[id(w)]: w for w in weights}, grads)
 
 
 def compute_proxy(model: nn.Module, batch=None, name: str = 'synflow', **kwargs) -> float:

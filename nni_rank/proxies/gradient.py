@@ -14,13 +14,9 @@ for all of them.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Sequence
 
 import torch
-
-#: Step of :func:`finite_difference_hvp` relative to ``||W|| / ||g||`` (ranks agree with the exact H g
-#: at Spearman > 0.99 over NB201 nets: tests/test_proxy_speed_paths.py).
-HVP_STEP = 1e-3
 
 
 def grad_norm_score(grads: Sequence[torch.Tensor | None]) -> float:
@@ -35,30 +31,6 @@ def snip_score(weights: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | N
 def grasp_score(weights: Sequence[torch.Tensor], hg: Sequence[torch.Tensor | None]) -> float:
     return float(sum((-w.detach() * h.detach()).sum().double()
                      for w, h in zip(weights, hg) if h is not None) or 0.0)
-
-
-def finite_difference_hvp(loss_at: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
-                          weights: Mapping[str, torch.Tensor], grads: Sequence[torch.Tensor | None],
-                          step: float | None = None) -> list[torch.Tensor | None]:
-    """``H g`` as the forward difference ``(dL/dW at W + eps g  -  g) / eps``, ``eps = step * ||W|| / ||g||``
-    (``step``: :data:`HVP_STEP` by default).
-
-    ``loss_at({name: tensor})`` is the loss with those weights substituted (same batch, same randomness);
-    ``grads`` is ``g`` at ``W``. One more forward and backward instead of the double backward of the
-    exact product; the model's own weights are not modified.
-    """
-    step = HVP_STEP if step is None else float(step)
-    names = list(weights)
-    w_norm = torch.sqrt(sum(w.detach().double().pow(2).sum() for w in weights.values()))
-    g_norm = torch.sqrt(sum(g.detach().double().pow(2).sum() for g in grads if g is not None))
-    if not bool(g_norm > 0):
-        return [torch.zeros_like(w) if g is not None else None for w, g in zip(weights.values(), grads)]
-    eps = float(step * w_norm / g_norm)
-    moved = {n: (w.detach() + eps * g.detach() if g is not None else w.detach()).requires_grad_(True)
-             for (n, w), g in zip(weights.items(), grads)}
-    moved_grads = torch.autograd.grad(loss_at(moved), [moved[n] for n in names], allow_unused=True)
-    return [None if g is None else ((g2 if g2 is not None else torch.zeros_like(g)) - g.detach()) / eps
-            for g, g2 in zip(grads, moved_grads)]
 
 
 def fisher_layer(act: torch.Tensor, grad: torch.Tensor | None) -> torch.Tensor:
