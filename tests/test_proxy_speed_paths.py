@@ -81,18 +81,27 @@ def test_cells_of_one_function_class_compute_the_same_network(batch):
         assert len(rep.ops) - rep.ops.count('none') <= len(arch.ops) - arch.ops.count('none')
         torch.testing.assert_close(_constant_output(rep, x), _constant_output(arch, x))
         checked += 1
-        if checked == 12:
+        if checked == 6:
             break
     other = NB201Arch.from_str('|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|nor_conv_1x1~2|')
     assert not torch.allclose(_constant_output(other, x), _constant_output(rep, x))
 
 
-def _subset(n=120):
+def _subset(n=60):
     archs = list(all_archs())
     return [archs[i].to_sample() for i in np.random.default_rng(5).choice(len(archs), n, replace=False)]
 
 
 def test_scoring_all_resumes_after_an_interruption(tmp_path, monkeypatch):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers: the same summation order, the same float64 bits
+    try:
+        _resume_check(tmp_path, monkeypatch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _resume_check(tmp_path, monkeypatch):
     names = ['synflow', 'params', 'flops']
     samples = _subset()
     _, full = exhaustive.score_all('nb201', names, tmp_path / 'straight', workers=2, progress=False,
@@ -111,7 +120,7 @@ def test_scoring_all_resumes_after_an_interruption(tmp_path, monkeypatch):
     real_chunk = exhaustive._score_chunk
 
     def interrupted(chunk):
-        if len(calls) == 3:
+        if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(len(chunk))
         return real_chunk(chunk)
@@ -119,7 +128,7 @@ def test_scoring_all_resumes_after_an_interruption(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         exhaustive.score_all('nb201', names, tmp_path / 'resumed', workers=1, progress=False, samples=samples)
     cached = adapter.proxy_source(['synflow'], cache_dir=tmp_path / 'resumed').known(set(rep_of))
-    assert len(cached) == sum(calls) == 3 * exhaustive.CHUNK
+    assert len(cached) == sum(calls) == 2 * exhaustive.CHUNK
 
     calls.clear()
     monkeypatch.setattr(exhaustive, '_score_chunk', lambda chunk: calls.append(len(chunk)) or real_chunk(chunk))

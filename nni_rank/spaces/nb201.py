@@ -10,9 +10,9 @@ Representations handled here (all lossless):
 * the benchmark index, through a table that lists the official strings (:class:`NB201Index`).
 
 Canonicalisation (:meth:`NB201Arch.canonical`) is opt-in: it maps functionally equivalent cells
-(dead edges, the swap of nodes 1 and 2 when they are not connected) to one representative. :meth:`NB201Arch.function_key` merges more: the identity of
-the function a cell computes (skip chains collapsed too), by which ``nni-rank proxies --all`` scores each
-distinct network once.
+(dead edges, the swap of nodes 1 and 2 when they are not connected) to one representative.
+:meth:`NB201Arch.function_key` merges more (skip chains collapse too): the identity of the function a
+cell computes, by which ``nni-rank proxies --all`` scores each distinct network once.
 """
 from __future__ import annotations
 
