@@ -50,6 +50,9 @@ def main() -> None:
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--interrupt-after', type=float, default=30.0, help='seconds before the Ctrl-C of the resume check')
     ap.add_argument('--no-resume-check', action='store_true')
+    ap.add_argument('--resume-only', metavar='TABLE',
+                    help='skip the run from scratch: check the resume against this uninterrupted table (same '
+                         'settings) and keep the from-scratch timing already in --out')
     ap.add_argument('--out', default=str(REPO / 'bench' / 'results' / 'nb201_all.json'))
     args = ap.parse_args()
     env = {**os.environ, 'PYTHONPATH': str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', '')}
@@ -57,14 +60,19 @@ def main() -> None:
     try:
         first = folder / 'first.csv'
         report = {'proxies': args.proxies, 'workers': args.workers, 'cpu_count': os.cpu_count(),
-                  'command': ' '.join(command(first, args.proxies, args.workers)[1:]),
-                  'from_scratch': timed_run(command(first, args.proxies, args.workers), env)}
+                  'command': ' '.join(command(first, args.proxies, args.workers)[1:])}
+        if args.resume_only:
+            first = Path(args.resume_only)
+            report['from_scratch'] = json.loads(Path(args.out).read_text())['from_scratch']
+        else:
+            report['from_scratch'] = timed_run(command(first, args.proxies, args.workers), env)
         print(f'from scratch: {report["from_scratch"]["wall_s"]:.1f} s wall, {report["from_scratch"]["cpu_s"]:.1f} s CPU, '
               f'load {report["from_scratch"]["load_average_before"][0]:.2f} before', flush=True)
         if not args.no_resume_check:
             second = folder / 'second.csv'
             cmd = command(second, args.proxies, args.workers)
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's
             time.sleep(args.interrupt_after)
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate()
