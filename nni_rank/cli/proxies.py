@@ -13,13 +13,21 @@ import numpy as np
 from .common import add_space_option, atomic_path, check_output_file, non_negative_int, positive_int, write_json
 
 
+SAMPLE_PROXIES = 'synflow,naswot,jacob_cov,snip,params,flops'
+ALL_CELLS_PROXIES = 'synflow,params,flops'
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser('proxies', help='score sampled architectures with zero-cost proxies',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_space_option(p)
-    p.add_argument('--proxies', default='synflow,naswot,jacob_cov,snip,params,flops',
-                   help="comma-separated proxy names, or 'all'")
+    p.add_argument('--proxies', help="comma-separated proxy names, or 'all' (default: "
+                                     f"{SAMPLE_PROXIES}; with --all: {ALL_CELLS_PROXIES})")
     p.add_argument('--sample', type=positive_int, default=100, help='number of architectures, drawn uniformly without replacement')
+    p.add_argument('--all', action='store_true',
+                   help='score every architecture of the space (NB201: 15,625 cells, each distinct network once) '
+                        'into the --out table; resumable: run the same command again after an interruption')
+    p.add_argument('--workers', type=positive_int, default=2, help='with --all: scoring processes, one torch thread each')
     p.add_argument('--seed', type=non_negative_int, default=0, help='seed of the sample, the minibatch and the initialisation')
     p.add_argument('--benchmark', help='benchmark table: prints Spearman/Kendall of each proxy against its accuracy')
     p.add_argument('--dataset', default='cifar10', help='benchmark dataset')
@@ -55,22 +63,30 @@ def correlations(values: np.ndarray, accuracy: np.ndarray, higher_is_better: boo
 
 def run(args) -> int:
     from ..proxies import PROXIES, available_proxies, resolve_names
+    from ..proxies.exhaustive import score_all
     from ..spaces.adapter import adapter_for
     for path, what in ((args.out, '--out file'), (args.json, '--json file'), (args.plot, '--plot file')):
         check_output_file(path, what)
-    names = available_proxies() if args.proxies.strip().lower() == 'all' else resolve_names(args.proxies.split(','))
+    text = args.proxies or (ALL_CELLS_PROXIES if args.all else SAMPLE_PROXIES)
+    names = available_proxies() if text.strip().lower() == 'all' else resolve_names(text.split(','))
     adapter = adapter_for(args.space)
     table = None
     if args.benchmark:
         table = adapter.open_table(args.benchmark)
         table.accuracy_metric(args.dataset)  # a bad dataset fails before any scoring
-    try:
-        samples = adapter.distinct_samples(args.sample, args.seed)
-    except ValueError as err:
-        raise ValueError(f'--sample: {err}') from None
-    archs = [adapter.describe(s) for s in samples]
-    store = adapter.proxy_source(names, data=args.data_dir or 'digits', batch_size=args.batch_size, seed=args.seed,
-                                 cache_dir=args.cache_dir, device=args.device)
+    setting = dict(data=args.data_dir or 'digits', batch_size=args.batch_size, seed=args.seed, device=args.device)
+    if args.all:
+        if not args.out:
+            raise ValueError('--all writes the table of every architecture to --out: give --out FILE.csv')
+        cache_dir = args.cache_dir or f'{args.out}.cache'
+        args.on_interrupt = f'the scores so far are cached in {cache_dir}: run the same command again to continue'
+        store = adapter.proxy_source(names, cache_dir=None, **setting)
+    else:
+        try:
+            samples = adapter.distinct_samples(args.sample, args.seed)
+        except ValueError as err:
+            raise ValueError(f'--sample: {err}') from None
+        store = adapter.proxy_source(names, cache_dir=args.cache_dir, **setting)
     if store.needs_data:
         store.batch  # noqa: B018  (loads the minibatch, so the description below is known)
         print(f'data-dependent proxies use {store.description}' +
@@ -78,8 +94,13 @@ def run(args) -> int:
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        values = store.scores(samples, progress=True)
+        if args.all:
+            print(f'scoring every architecture; cache {cache_dir} (an interrupted run continues from it)')
+            samples, values = score_all(args.space, names, cache_dir, workers=args.workers, **setting)
+        else:
+            values = store.scores(samples, progress=True)
     seconds = time.perf_counter() - start
+    archs = [adapter.describe(s) for s in samples]
     nans = {n: int((~np.isfinite(values[:, i])).sum()) for i, n in enumerate(names)}
     if any(nans.values()):
         detail = ', '.join(f'{n}: {c}' for n, c in nans.items() if c)

@@ -19,14 +19,14 @@ import numpy as np
 
 from .compute import compute_proxies
 from .registry import PROXIES, resolve_names
-from .store import NB201_INPUT_SHAPE, proxy_batch
+from .store import NB201_INPUT_SHAPE, KnownScores, proxy_batch
 
 __all__ = ['SampleProxyStore']
 
 _SHARED: dict[tuple, 'SampleProxyStore'] = {}
 
 
-class SampleProxyStore:
+class SampleProxyStore(KnownScores):
     """Raw proxy values of samples of one space (``scores(samples) -> (n, len(names))``, NaN where undefined)."""
 
     def __init__(self, adapter, names: str | Iterable[str], data: str | os.PathLike | None = 'digits',

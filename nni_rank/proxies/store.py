@@ -60,7 +60,19 @@ def _read_batch(data, batch_size: int, seed: int, augment: bool):
     return batch, description, int(getattr(dataset, 'num_classes', 10))
 
 
-class ProxyStore:
+class KnownScores:
+    """What a store has scored already (in memory or read from its disk cache); mixed into the stores."""
+
+    names: list[str]
+    _values: dict[str, dict[str, float]]
+
+    def known(self, keys: Iterable[str]) -> dict[str, list[float]]:
+        """``{key: values in names order}`` for the keys (``adapter.describe`` texts) with every proxy known."""
+        return {k: [self._values[k][n] for n in self.names] for k in keys
+                if all(n in self._values.get(k, {}) for n in self.names)}
+
+
+class ProxyStore(KnownScores):
     """Zero-cost proxy scores of NB201 architectures, cached per architecture string.
 
     Parameters

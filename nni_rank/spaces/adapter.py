@@ -16,6 +16,7 @@ space with categorical choices and is always last. A new kind of space is one mo
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import Any, Hashable, Mapping
 
@@ -206,6 +207,26 @@ class SpaceAdapter:
             raise ValueError(f'the sample size must be in 1..{total}, got {n}')
         picks = np.random.default_rng(seed).choice(total, size=n, replace=False)
         return [encoder.decode_indices([int(i) for i in np.unravel_index(int(p), cards)]) for p in picks]
+
+    def all_samples(self, limit: int = 100_000) -> list[dict[str, Any]]:
+        """Every architecture of the space (constraints ignored); ``ValueError`` beyond ``limit`` of them."""
+        from .generic import SpaceEncoder
+        encoder = SpaceEncoder(self.choices())
+        if encoder.size() > limit:
+            raise ValueError(f'the space has {encoder.size():,} architectures; scoring all of them is offered up to '
+                             f'{limit:,}')
+        return [encoder.decode_indices(list(ids))
+                for ids in itertools.product(*(range(c) for c in encoder.cardinalities()))]
+
+    def function_representative(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The sample scored in place of ``sample`` by proxies of the network function: the same for every
+        sample whose network computes the same function up to the draw of its weights. Default: itself."""
+        return dict(sample)
+
+    def cost_representative(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The sample scored in place of ``sample`` for ``params``/``flops`` (which count every layer, dead
+        ones too): one with the same counts. Default: itself."""
+        return dict(sample)
 
     def arch(self, sample: Mapping[str, Any]) -> Hashable:
         """Key of the sample in a benchmark table of this space."""

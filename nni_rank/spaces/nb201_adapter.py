@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .adapter import SpaceAdapter, register_adapter
-from .nb201 import EDGE_LABELS, NNI_OPS, OPS, NB201Arch
+from .nb201 import EDGE_LABELS, NNI_OPS, OPS, NB201Arch, all_archs
 
 __all__ = ['NB201SpaceAdapter', 'NB201Candidates']
 
@@ -75,6 +75,19 @@ class NB201SpaceAdapter(SpaceAdapter):
         picks = np.random.default_rng(seed).choice(total, size=n, replace=False)
         return [NB201Arch.from_indices(np.unravel_index(int(i), (len(OPS),) * len(EDGE_LABELS))).to_sample()
                 for i in picks]
+
+    def all_samples(self, limit: int = 100_000) -> list[dict[str, Any]]:
+        return [a.to_sample() for a in all_archs()]
+
+    def function_representative(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The cell with the fewest ops among those of the same :meth:`NB201Arch.function_key` (dead edges
+        removed, skip chains shortened)."""
+        return _cheapest_of_function()[NB201Arch.from_sample(sample).function_key()].to_sample()
+
+    def cost_representative(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The cell with the same :meth:`NB201Arch.op_counts`, ops in :data:`OPS` order."""
+        ops = NB201Arch.from_sample(sample).ops
+        return NB201Arch(tuple(sorted(ops, key=OPS.index))).to_sample()
 
     def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
         from ..proxies.compute import nb201_network
@@ -160,3 +173,12 @@ def _proxy_table(path: str, names: tuple[str, ...], exact: bool):
     """A proxy table read once per process, however many strategies and seeds of a run score from it."""
     from ..predictors import ProxyTable
     return ProxyTable(path, list(names), exact=exact)
+
+
+@functools.lru_cache(maxsize=1)
+def _cheapest_of_function() -> dict[tuple, NB201Arch]:
+    """function key -> the cell of that class with the fewest ops (ties: smallest op ids)."""
+    best: dict[tuple, NB201Arch] = {}
+    for arch in sorted(all_archs(), key=lambda a: (len(a.ops) - a.ops.count('none'), a.indices())):
+        best.setdefault(arch.function_key(), arch)
+    return best

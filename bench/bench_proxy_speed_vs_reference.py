@@ -1,0 +1,179 @@
+"""Zero-cost proxy speed beside the reference code, in one process: same nets, same batch, one thread, interleaved.
+
+The reference is SamsungLabs/zero-cost-nas (``foresight/pruners``), which you fetch yourself (it is not part
+of this repository):
+
+    git clone https://github.com/SamsungLabs/zero-cost-nas /tmp/zero-cost-nas
+    python bench/bench_proxy_speed_vs_reference.py --reference /tmp/zero-cost-nas --data ../shared/data
+
+For every NB201 cell (our builder, default init, seed 0; a fresh copy for each call) it times, in turn,
+the reference's six proxies (grad_norm, snip, grasp, fisher, jacob_cov, synflow) through its
+``find_measures`` and ours through one :func:`compute_proxies` call, each proxy alone on both sides,
+and NASWOT: ours against the loop of BayesWatch/nas-without-training (forward and backward of the
+summed outputs to mark the ReLUs reached, a second forward accumulating ``K += c c^T + (1-c)(1-c)^T`` in
+float64 numpy, ``slogdet``), written out here as the baseline. The batch is 64 CIFAR-10 training images.
+Ratios (reference seconds / ours) per proxy and for the six together go to
+bench/results/proxy_speed_vs_reference.json, with the rank agreement (Spearman over the cells) of our
+values with the reference's, the load average and, per model, seconds for a MobileNet-sized model
+(torchvision MobileNetV2, 10 classes, about 2.2M parameters) and the largest model of
+examples/macro_space.py.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+warnings.filterwarnings('ignore')
+
+SIX = ['grad_norm', 'snip', 'grasp', 'fisher', 'jacob_cov', 'synflow']
+
+
+def reference_naswot(net: nn.Module, x: torch.Tensor) -> float:
+    """NASWOT as BayesWatch/nas-without-training computes it (hook_logdet), reimplemented as the baseline."""
+    K = np.zeros((x.shape[0], x.shape[0]))
+    visited = set()
+
+    def forward_hook(module, inputs, output):
+        nonlocal K
+        if module not in visited:
+            return
+        c = (inputs[0].view(inputs[0].size(0), -1) > 0).float()
+        K = K + (c @ c.t()).cpu().numpy() + ((1. - c) @ (1. - c.t())).cpu().numpy()
+
+    def backward_hook(module, grad_in, grad_out):
+        visited.add(module)
+
+    handles = []
+    for module in net.modules():
+        if 'ReLU' in str(type(module)):
+            handles += [module.register_forward_hook(forward_hook), module.register_backward_hook(backward_hook)]
+    x1 = x.clone().requires_grad_(True)
+    y = net(x1)
+    y.backward(torch.ones_like(y))
+    net(x.clone())
+    for h in handles:
+        h.remove()
+    return float(np.linalg.slogdet(K)[1])
+
+
+def reference_six(find_measures, net, batch, names):
+    x, y = batch
+    return find_measures(net, [(x.clone(), y.clone())], ('random', 1, 10), torch.device('cpu'), measure_names=names)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--reference', required=True, help='root of a zero-cost-nas checkout (holds foresight/)')
+    ap.add_argument('--data', default=os.environ.get('NNI_RANK_SHARED_DATA', '../shared/data'))
+    ap.add_argument('--n', type=int, default=8, help='NB201 cells timed')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--out', default='bench/results/proxy_speed_vs_reference.json')
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if not (Path(args.reference) / 'foresight' / 'pruners').is_dir():
+        raise SystemExit(f'--reference {args.reference}: no foresight/pruners there (a zero-cost-nas checkout)')
+    sys.path.insert(0, str(Path(args.reference).resolve()))
+    from foresight.pruners.predictive import find_measures
+
+    from nni_rank.benchmarks import open_benchmark
+    from nni_rank.data import load_cifar, single_minibatch
+    from nni_rank.proxies import compute_proxies, nb201_network
+    from nni_rank.spaces import NB201Arch
+
+    batch = single_minibatch(load_cifar(str(Path(args.data) / 'cifar10_train_10k.bin')), 64, seed=args.seed)
+    archs = [a for a in open_benchmark(str(Path(args.data) / 'nb201_test_accuracy_200ep.csv')).archs()
+             if NB201Arch.parse(a).is_connected()]
+    rng = np.random.default_rng(args.seed)
+    cells = [archs[i] for i in rng.choice(len(archs), args.n, replace=False)]
+    warm = nb201_network(cells[0])
+    compute_proxies(warm, batch, SIX + ['naswot'])
+    reference_six(find_measures, copy.deepcopy(warm), batch, SIX)
+    reference_naswot(copy.deepcopy(warm), batch[0])
+
+    load_before = os.getloadavg()
+    secs = {side: {k: [] for k in ['six', 'naswot', *SIX]} for side in ('ours', 'reference')}
+    values = {side: {k: [] for k in ['naswot', *SIX]} for side in ('ours', 'reference')}
+    for i, arch in enumerate(cells):
+        net = nb201_network(arch)
+        jobs = [('reference', 'six', lambda n: reference_six(find_measures, n, batch, SIX)),
+                ('ours', 'six', lambda n: compute_proxies(n, batch, SIX))]
+        for name in SIX:
+            jobs += [('reference', name, lambda n, name=name: reference_six(find_measures, n, batch, [name])),
+                     ('ours', name, lambda n, name=name: compute_proxies(n, batch, [name]))]
+        jobs += [('reference', 'naswot', lambda n: {'naswot': reference_naswot(n, batch[0])}),
+                 ('ours', 'naswot', lambda n: compute_proxies(n, batch, ['naswot']))]
+        if i % 2:  # interleaved: who goes first alternates
+            jobs = [j for pair in zip(jobs[1::2], jobs[0::2]) for j in pair]
+        for side, label, fn in jobs:
+            s, out = timed(lambda: fn(copy.deepcopy(net)))
+            secs[side][label].append(s)
+            if label == 'six':
+                for name in SIX:
+                    values[side][name].append(float(out[name]))
+            elif label == 'naswot':
+                values[side]['naswot'].append(float(out['naswot']))
+        print(f'cell {i + 1}/{len(cells)}: six {secs["reference"]["six"][-1]:.2f} s reference, '
+              f'{secs["ours"]["six"][-1]:.2f} s ours', flush=True)
+    load_after = os.getloadavg()
+
+    from scipy.stats import spearmanr
+    rows = {}
+    print(f'{"proxies":12s} {"reference s":>12s} {"ours s":>8s} {"speed-up":>9s} {"spearman":>9s}')
+    for label in ['six', 'naswot', *SIX]:
+        ref, ours = float(np.mean(secs['reference'][label])), float(np.mean(secs['ours'][label]))
+        row = {'reference_s': ref, 'ours_s': ours, 'speedup': ref / ours}
+        if label in values['ours']:
+            row['spearman_vs_reference'] = float(spearmanr(values['ours'][label], values['reference'][label])[0])
+        rows[label] = row
+        print(f'{label:12s} {ref:12.3f} {ours:8.3f} {ref / ours:8.1f}x {row.get("spearman_vs_reference", float("nan")):9.3f}')
+    models = per_model_seconds(batch, compute_proxies)
+    for name, row in models.items():
+        print(f'{name}: {row["params_m"]:.2f} M params, six {row["six_s"]:.2f} s, naswot {row["naswot_s"]:.2f} s, '
+              f'six+naswot {row["six_naswot_s"]:.2f} s per model')
+    report = {'n': len(cells), 'seed': args.seed, 'threads': 1, 'batch': 64, 'torch': torch.__version__,
+              'cpu_count': os.cpu_count(), 'load_average_before': load_before, 'load_average_after': load_after,
+              'reference': 'SamsungLabs/zero-cost-nas find_measures; NASWOT: BayesWatch hook_logdet loop (in this file)',
+              'timings': rows, 'per_model': models}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print(f'written to {args.out}')
+
+
+def per_model_seconds(batch, compute_proxies, repeats: int = 3) -> dict:
+    """Seconds per model of ours (six, NASWOT, both in one call) beyond NB201: data already loaded."""
+    import torchvision
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'examples'))
+    from macro_space import LAYERS, MacroSpace
+    torch.manual_seed(0)
+    models = {'mobilenet_v2 (torchvision, 10 classes)': torchvision.models.mobilenet_v2(num_classes=10)}
+    largest = MacroSpace().freeze({f'layer{i}': 'ir5_t6' for i in range(len(LAYERS))})
+    models['macro_space largest (all ir5_t6)'] = largest
+    out = {}
+    for name, model in models.items():
+        row = {'params_m': sum(p.numel() for p in model.parameters()) / 1e6}
+        for label, names in (('six', SIX), ('naswot', ['naswot']), ('six_naswot', SIX + ['naswot'])):
+            compute_proxies(model, batch, names)  # first-call costs out
+            row[f'{label}_s'] = float(np.median([timed(lambda: compute_proxies(model, batch, names))[0]
+                                                 for _ in range(repeats)]))
+        out[name] = row
+    return out
+
+
+if __name__ == '__main__':
+    main()
