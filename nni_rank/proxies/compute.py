@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from .activation import ActivationKernel, das_metrics, naswot_score
 from .common import ProxyWarning, proxy_mode, scored_layers
 from .cost import MacCounter, count_flops, count_params
+from .feature_pass import FEATURE_PROXIES, feature_pass
 from .flow import synflow_score
 from .gradient import OutputRecorder, fisher_score, grad_norm_score, grasp_score, snip_score
 from .jacobian import jacob_cov_score
@@ -226,8 +227,12 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             weights = [m.weight for m in layers]
-            data_names = [n for n in names if PROXIES[n].data_dependent]
+            data_names = [n for n in names if PROXIES[n].data_dependent and n not in FEATURE_PROXIES]
             t0 = time.perf_counter()
+            feature_names = [n for n in names if n in FEATURE_PROXIES]
+            if feature_names:  # block features: AZ-NAS components, zc_ensemble (own forward)
+                with proxy_mode(model, weights, train=True):
+                    feature_pass(model, x.to(device), feature_names, put)
             if data_names:
                 with proxy_mode(model, weights, train=True):
                     _data_pass(model, layers, x.to(device), None if y is None else y.to(device),
