@@ -17,7 +17,9 @@ output does not depend on its input.
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -26,10 +28,23 @@ import numpy as np
 CDF_FLOOR = 1e-3
 
 #: Quantile levels at which :data:`CALIBRATION` stores each component.
-LEVELS = tuple(np.round(np.linspace(0.0, 1.0, 41), 4))
+LEVELS = tuple(float(v) for v in np.round(np.linspace(0.0, 1.0, 41), 4))
 
-#: component -> its values at :data:`LEVELS` over the reference population (filled by the bench).
-CALIBRATION: dict[str, tuple[float, ...]] = {}
+#: File holding the members and their quantile tables (written by ``bench/bench_label_free.py``).
+CALIBRATION_FILE = Path(__file__).resolve().parents[1] / 'resources' / 'zc_ensemble_calibration.json'
+
+
+def _load_calibration() -> dict[str, tuple[float, ...]]:
+    if not CALIBRATION_FILE.is_file():
+        return {}
+    saved = json.loads(CALIBRATION_FILE.read_text())
+    if tuple(saved['levels']) != LEVELS:
+        raise ValueError(f'{CALIBRATION_FILE}: quantile levels differ from nni_rank.proxies.ensemble.LEVELS')
+    return {k: tuple(v) for k, v in saved['quantiles'].items()}
+
+
+#: component -> its values at :data:`LEVELS` over the reference population.
+CALIBRATION: dict[str, tuple[float, ...]] = _load_calibration()
 
 #: Components of ``zc_ensemble`` (computed in one forward and the backwards they need).
 ENSEMBLE_COMPONENTS: tuple[str, ...] = tuple(CALIBRATION)

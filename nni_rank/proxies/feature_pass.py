@@ -2,7 +2,8 @@
 
 One forward (train mode; hooks on the blocks, and, for ``zc_ensemble``'s components, on ReLUs and
 Conv/Linear layers), then only what is asked: one backward of the summed logits to the input
-(``jacob_cov`` and the live ReLUs of ``naswot``) and the block-wise backward of AZ-NAS's trainability.
+(``jacob_cov`` and the live ReLUs of ``naswot``), the block-wise backward of AZ-NAS's trainability and
+``synflow``'s own small float64 pass (batch of one all-ones input).
 Called by :func:`~nni_rank.proxies.compute.compute_proxies` for the proxies of the ``features`` group;
 the components are the same functions as the proxies of the same names.
 """
@@ -17,6 +18,7 @@ from .activation import ActivationKernel, naswot_score
 from .aznas import expressivity_progressivity, trainability
 from .blocks import BlockRecorder
 from .cost import MacCounter, count_params
+from .flow import synflow_score
 from .ensemble import ENSEMBLE_COMPONENTS, ensemble_from
 from .jacobian import jacob_cov_score
 
@@ -69,6 +71,8 @@ def feature_pass(model: nn.Module, x: torch.Tensor, names, put: Callable[..., No
         values['flops'] = (macs.mflops, None)
     if 'params' in need:
         values['params'] = (count_params(model), None)
+    if 'synflow' in need:
+        values['synflow'] = synflow_score(model, tuple(x.shape[1:]), x.device)
     if 'zc_ensemble' in want:
         values['zc_ensemble'] = ensemble_from(values)
     for n in want:

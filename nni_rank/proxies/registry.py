@@ -19,7 +19,7 @@ class ProxyInfo:
     data_dependent: bool        #: needs a real minibatch (images and, for ``needs_labels``, labels)
     needs_labels: bool          #: uses the labels through the loss
     higher_is_better: bool      #: sign: larger value = better predicted accuracy
-    group: str                  #: pass it is computed in (``grad``, ``grasp``, ``activation``, ``synflow``, ``cost``, ``features``)
+    group: str                  #: pass it is computed in (``grad``, ``grasp``, ``activation``, ``synflow``, ``cost``, ``features``, ``fisher``)
     reference_column: str | None  #: column of the NAS-Bench-Suite-Zero reference CSV with the same proxy
     description: str
 
@@ -60,6 +60,9 @@ PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
     ProxyInfo('az_trainability', True, False, True, 'features', None,
               'AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s the largest singular value of the '
               "block's Jacobian estimated with a Rademacher vector"),
+    ProxyInfo('vkdnw', True, False, True, 'fisher', None,
+              'VKDNW: entropy of the normalised deciles of the eigenvalues of the Fisher information (model '
+              'predictive distribution, no labels) of one weight per parameter tensor; slow (per-image Jacobians)'),
     ProxyInfo('zc_ensemble', True, False, True, 'features', None,
               'label-free per-model combination of zero-cost components with fixed weights '
               '(nni_rank.proxies.ensemble)'),

@@ -82,6 +82,9 @@ def vkdnw_score(model: nn.Module, x: torch.Tensor) -> tuple[float, str | None]:
     try:
         model.eval()
         F = fisher_matrix(model, x[:VKDNW_IMAGES].detach())
+    except (RuntimeError, ValueError) as err:  # an op torch.func cannot batch over images, a bad input...
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return float('nan'), f'per-image Jacobians failed: {first}'
     finally:
         for m, t in was_training.items():
             m.training = t
