@@ -42,14 +42,14 @@ PUBLISHED = {
 }
 
 
-def compute(args) -> None:
+def compute(args, names: list[str], cache: str, n: int) -> None:
+    """Score the first ``n`` cells with ``names`` into the CSV ``cache`` (resumes where it stopped)."""
     import torch
     from nni_rank.proxies import compute_proxies, nb201_network, proxy_batch
     torch.set_num_threads(1)
     warnings.simplefilter('ignore')
-    archs = json.loads(Path(args.proxies_json).read_text())['archs'][:args.n]
-    names = args.names.split(',')
-    cache = Path(args.cache)
+    archs = json.loads(Path(args.proxies_json).read_text())['archs'][:n]
+    cache = Path(cache)
     done = set()
     if cache.exists():
         with cache.open() as f:
@@ -129,7 +129,8 @@ def log_rank_sum(table, names) -> np.ndarray:
 def per_model(table, names, calibration) -> np.ndarray:
     from nni_rank.proxies.ensemble import ensemble_from
     rows = table[names].to_numpy(float)
-    tables = {k: calibration[k] for k in names}
+    from nni_rank.proxies.ensemble import CALIBRATION
+    tables = {k: (CALIBRATION if calibration is None else calibration)[k] for k in names}
     return np.array([ensemble_from({k: (float(v), None) for k, v in zip(names, r)}, tables)[0] for r in rows])
 
 
@@ -232,10 +233,29 @@ def report(args) -> dict:
         'published_spearman_all_15625': PUBLISHED,
         'imagenet16_120': 'not measured: the project has no ImageNet16-120 images',
     }
+    if args.vkdnw_n and Path(args.vkdnw_cache).is_file():
+        result['vkdnw'] = vkdnw_report(args, table)
     if args.timing_n:
-        result['seconds_per_cell_one_thread'] = time_ensemble(args, [['zc_ensemble'], ['jacob_cov'], sets[chosen]],
-                                                              args.timing_n)
+        result['seconds_per_cell_one_thread'] = time_ensemble(args, [['zc_ensemble'], ['jacob_cov']], args.timing_n)
     return result
+
+
+def vkdnw_report(args, table) -> dict:
+    """VKDNW alone and VKDNW_agg (AZ-NAS's four components + VKDNW, sum of log ranks, as the authors' search
+    code aggregates them) on the cells scored with VKDNW, beside AZ-NAS's rule on the same cells."""
+    import pandas as pd
+    v = pd.read_csv(args.vkdnw_cache)
+    sub = table.merge(v[['index', 'vkdnw', 'seconds']], on='index').reset_index(drop=True)
+    return {'cells': len(sub), 'seconds_per_cell_mean': round(float(sub['seconds'].mean()), 3),
+            'vkdnw': correlations(sub['vkdnw'], sub),
+            'vkdnw_agg(AZ4+vkdnw, log-rank sum)': correlations(log_rank_sum(sub, AZ4 + ['vkdnw']), sub),
+            'AZ4 (same cells)': correlations(log_rank_sum(sub, AZ4), sub),
+            'zc_ensemble (same cells)': correlations(per_model(sub, ZC_MEMBERS(), None), sub)}
+
+
+def ZC_MEMBERS() -> list[str]:
+    from nni_rank.proxies.ensemble import ENSEMBLE_COMPONENTS
+    return list(ENSEMBLE_COMPONENTS)
 
 
 def pd_mean(path) -> float:
@@ -251,13 +271,17 @@ def main() -> None:
     ap.add_argument('--names', default=','.join(NEW))
     ap.add_argument('--n', type=int, default=1000)
     ap.add_argument('--no-compute', action='store_true')
+    ap.add_argument('--vkdnw-n', type=int, default=80, help='cells also scored with the (slow) VKDNW')
+    ap.add_argument('--vkdnw-cache', default='/tmp/nni_rank_label_free_vkdnw.csv')
     ap.add_argument('--out', default='bench/results/label_free.json')
     ap.add_argument('--timing-n', type=int, default=20, help='cells timed for zc_ensemble (0: skip)')
     ap.add_argument('--write-calibration', action='store_true',
                     help="store the chosen members' quantile tables as zc_ensemble's calibration (package file)")
     args = ap.parse_args()
     if not args.no_compute:
-        compute(args)
+        compute(args, args.names.split(','), args.cache, args.n)
+        if args.vkdnw_n:
+            compute(args, ['vkdnw'], args.vkdnw_cache, args.vkdnw_n)
     result = report(args)
     if args.write_calibration:
         from nni_rank.proxies.ensemble import CALIBRATION_FILE

@@ -234,7 +234,8 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
             feature_names = [n for n in names if n in FEATURE_PROXIES]
             if feature_names:  # block features: AZ-NAS components, zc_ensemble (own forward)
                 with proxy_mode(model, weights, train=True):
-                    feature_pass(model, x.to(device), feature_names, put)
+                    feature_pass(model, x.to(device), feature_names, put,
+                                 guard=lambda: _input_errors(x.shape, x.dtype))
             if data_names:
                 with proxy_mode(model, weights, train=True):
                     _data_pass(model, layers, x.to(device), None if y is None else y.to(device),

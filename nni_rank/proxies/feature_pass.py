@@ -9,7 +9,8 @@ the components are the same functions as the proxies of the same names.
 """
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, ContextManager
 
 import torch
 import torch.nn as nn
@@ -26,8 +27,10 @@ from .jacobian import jacob_cov_score
 FEATURE_PROXIES = ('az_expressivity', 'az_progressivity', 'az_trainability', 'zc_ensemble')
 
 
-def feature_pass(model: nn.Module, x: torch.Tensor, names, put: Callable[..., None]) -> None:
-    """Compute the requested :data:`FEATURE_PROXIES` of ``model`` on inputs ``x`` and ``put`` them."""
+def feature_pass(model: nn.Module, x: torch.Tensor, names, put: Callable[..., None],
+                 guard: Callable[[], ContextManager] = contextlib.nullcontext) -> None:
+    """Compute the requested :data:`FEATURE_PROXIES` of ``model`` on inputs ``x`` and ``put`` them;
+    ``guard()`` wraps the forward (the caller's translation of input errors)."""
     want = set(names)
     need = set(want)
     if 'zc_ensemble' in want:
@@ -46,7 +49,8 @@ def feature_pass(model: nn.Module, x: torch.Tensor, names, put: Callable[..., No
             h.__enter__()
         try:
             recorder.watch_input(x)
-            out = model(x)
+            with guard():
+                out = model(x)
         finally:
             for h in hooks:
                 h.__exit__(None, None, None)
