@@ -15,7 +15,15 @@ from nni_rank.proxies.ensemble import CALIBRATION, ENSEMBLE_COMPONENTS, calibrat
 
 AZ = ['az_expressivity', 'az_progressivity', 'az_trainability']
 CELL = '|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|'
-NO_PATH = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|'
+NO_PATH = '|nor_conv_1x1~0|+|none~0|none~1|+|none~0|none~1|none~2|'
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the project's rule; several OpenMP threads spin-wait on a shared machine
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -67,6 +75,7 @@ def test_blocks_of_nb201_are_the_stem_and_the_17_cells(batch):
 
 def test_blocks_override_by_attribute_and_bad_name(batch):
     net = Macro()
+    assert find_blocks(net) == list(net.blocks)  # the stages, not the layers inside an inverted residual
     net.proxy_blocks = ['stem', 'blocks.0', 'blocks.1', 'blocks.2']
     assert find_blocks(net) == [net.stem, *net.blocks]
     with BlockRecorder(net) as rec:
@@ -85,12 +94,18 @@ def test_components_are_finite_and_seeded(batch, make):
     before = {k: v.clone() for k, v in net.state_dict().items()}
     with warnings.catch_warnings():
         warnings.simplefilter('error')  # no NaN anywhere
-        first = compute_proxies(net, batch, AZ + ['zc_ensemble', 'vkdnw'], seed=1)
+        first = compute_proxies(net, batch, AZ + ['zc_ensemble'], seed=1)
     assert all(math.isfinite(v) for v in first.values()), first
-    assert first['az_trainability'] <= 0.0 and first['az_expressivity'] > 0.0 and 0.0 < first['vkdnw'] <= math.log(9)
+    assert first['az_trainability'] <= 0.0 and first['az_expressivity'] > 0.0
     assert compute_proxies(net, batch, AZ + ['zc_ensemble'], seed=1) == {k: first[k] for k in AZ + ['zc_ensemble']}
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_vkdnw_is_an_entropy_of_nine_deciles(batch):
+    torch.manual_seed(0)
+    value = compute_proxies(Macro(), batch, ['vkdnw'])['vkdnw']
+    assert 0.0 <= value <= math.log(9)
 
 
 def test_components_on_an_nni_frozen_model(batch):
@@ -123,6 +138,7 @@ def test_names_are_accepted_everywhere():
     from nni_rank.tuners.zc_rea_tuner import validate_class_args
     assert resolve_names(['zc-ensemble', 'expressivity', 'trainability']) == ['zc_ensemble', 'az_expressivity',
                                                                                'az_trainability']
+    assert 'zc_ensemble' in resolve_names(None) and 'vkdnw' not in resolve_names(None)  # vkdnw: by name only
     assert validate_class_args(proxy='zc_ensemble')['proxy'] == 'zc_ensemble'
     assert zero_cost_evolution(proxy='zc_ensemble', pool_size=3).scorer.names == ['zc_ensemble']
     assert set(CALIBRATION) == set(ENSEMBLE_COMPONENTS) and len(ENSEMBLE_COMPONENTS) >= 3
@@ -140,7 +156,7 @@ def test_ensemble_score_of_a_model_does_not_depend_on_the_others(shared_data):
 
 
 def test_ensemble_ranks_real_nb201_cells(shared_data, batch):
-    acc = pd.read_csv(shared_data / 'nb201_test_accuracy_200ep.csv').sample(n=30, random_state=1)
+    acc = pd.read_csv(shared_data / 'nb201_test_accuracy_200ep.csv').sample(n=40, random_state=1)
     scores = [compute_proxies(nb201_network(a, seed=int(i)), batch, ['zc_ensemble'], seed=int(i), warn=False)
               ['zc_ensemble'] for a, i in zip(acc['arch_str'], acc['index'])]
     s = np.where(np.isfinite(scores), scores, -np.inf)

@@ -1,10 +1,12 @@
 """The feature maps between a network's blocks, found on any ``nn.Module`` (for the AZ-NAS scores).
 
 AZ-NAS scores the outputs of a network's successive blocks (on NAS-Bench-201: the stem and each of the
-17 cells). :func:`find_blocks` finds them generically: the ``nn.Sequential``/``nn.ModuleList`` with the
-most members (nested containers flattened) is the network's main stack, and its members are the
-blocks. An explicit list overrides the guess: give the model a ``proxy_blocks`` attribute (modules, or
-names from ``named_modules()``), or pass ``blocks=`` to :class:`BlockRecorder`.
+17 cells). :func:`find_blocks` finds them generically: among the ``nn.Sequential``/``nn.ModuleList``
+containers (nested containers flattened), the one with the most *composite* members (modules that
+have sub-modules: cells, residual blocks, stages) is the network's main stack, and its members are the
+blocks; a network made of plain layers only uses the longest container's layers. An explicit list
+overrides the guess: give the model a ``proxy_blocks`` attribute (modules, or names from
+``named_modules()``), or pass ``blocks=`` to :class:`BlockRecorder`.
 
 :class:`BlockRecorder` records, during one forward, the input of the first block (the stem's output)
 and every block output that is a floating-point tensor of rank 2 or 4 (``(N, C)`` or ``(N, C, H, W)``),
@@ -31,7 +33,7 @@ def _flatten(container: nn.Module) -> list[nn.Module]:
 
 
 def find_blocks(model: nn.Module) -> list[nn.Module]:
-    """The model's blocks: its ``proxy_blocks`` attribute, else the members of its largest container.
+    """The model's blocks: its ``proxy_blocks`` attribute, else the members of its main container.
 
     Raises ``ValueError`` for a ``proxy_blocks`` name the model does not have.
     """
@@ -39,11 +41,13 @@ def find_blocks(model: nn.Module) -> list[nn.Module]:
     if chosen is not None:
         return resolve_blocks(model, chosen)
     best: list[nn.Module] = []
+    best_key = (0, 0)
     for m in model.modules():
         if isinstance(m, CONTAINER_TYPES):
             flat = _flatten(m)
-            if len(flat) > len(best):
-                best = flat
+            key = (sum(1 for b in flat if next(b.children(), None) is not None), len(flat))
+            if key > best_key:
+                best, best_key = flat, key
     return best
 
 

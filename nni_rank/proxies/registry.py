@@ -22,6 +22,7 @@ class ProxyInfo:
     group: str                  #: pass it is computed in (``grad``, ``grasp``, ``activation``, ``synflow``, ``cost``, ``features``, ``fisher``)
     reference_column: str | None  #: column of the NAS-Bench-Suite-Zero reference CSV with the same proxy
     description: str
+    by_name_only: bool = False  #: slow: computed when named, left out of "all proxies"
 
 
 PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
@@ -62,7 +63,8 @@ PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
               "block's Jacobian estimated with a Rademacher vector"),
     ProxyInfo('vkdnw', True, False, True, 'fisher', None,
               'VKDNW: entropy of the normalised deciles of the eigenvalues of the Fisher information (model '
-              'predictive distribution, no labels) of one weight per parameter tensor; slow (per-image Jacobians)'),
+              'predictive distribution, no labels) of one weight per parameter tensor; slow (per-image Jacobians)',
+              by_name_only=True),
     ProxyInfo('zc_ensemble', True, False, True, 'features', None,
               'label-free per-model combination of zero-cost components with fixed weights '
               '(nni_rank.proxies.ensemble)'),
@@ -81,9 +83,11 @@ ALIASES: dict[str, str] = {
 REFERENCE_COLUMNS: dict[str, str] = {n: p.reference_column for n, p in PROXIES.items() if p.reference_column}
 
 
-def available_proxies(data_dependent: bool | None = None) -> list[str]:
-    """Names of all proxies (or only the data-dependent / data-independent ones), in a fixed order."""
-    return [n for n, p in PROXIES.items() if data_dependent is None or p.data_dependent == data_dependent]
+def available_proxies(data_dependent: bool | None = None, by_name_only: bool = False) -> list[str]:
+    """Names of all proxies (or only the data-dependent / data-independent ones), in a fixed order; the slow
+    ones computed only when named (``vkdnw``) are left out unless ``by_name_only``."""
+    return [n for n, p in PROXIES.items() if (data_dependent is None or p.data_dependent == data_dependent)
+            and (by_name_only or not p.by_name_only)]
 
 
 def resolve_names(names: str | Iterable[str] | None) -> list[str]:

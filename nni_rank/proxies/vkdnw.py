@@ -95,5 +95,5 @@ def vkdnw_score(model: nn.Module, x: torch.Tensor) -> tuple[float, str | None]:
     total = float(q.sum())
     if total <= 0.0 or not math.isfinite(total):
         return float('nan'), 'the Fisher information matrix is zero (the outputs do not depend on the weights)'
-    q = q / total
-    return float(-(q * torch.log(q + 1e-10)).sum()), None
+    q = q[q > 0] / total
+    return float(-(q * torch.log(q)).sum()), None
