@@ -14,8 +14,12 @@
   bootstrap 95% interval) and on its cells among the 9,445 de-duplicated ones of
   ``nb201_zc_reference_cifar10.csv``;
 * combinations chosen WITHOUT test labels: AZ-NAS's published rule (sum of log ranks) fixed in advance,
-  and the weights of ``zc_ensemble`` chosen on CIFAR-10 *validation* accuracy (a different training run
-  and split than the test figures reported) -- see ``choose_on_validation``.
+  and the members of ``zc_ensemble`` (a per-model sum of log empirical CDFs whose quantile tables come
+  from the cells' proxy values, no labels) chosen on CIFAR-10 *validation* accuracy (a different
+  training run and split than the test figures reported) among the candidate sets costing one forward
+  and one backward -- see ``choose_on_validation``; ``--write-calibration`` stores the chosen tables as
+  the package's calibration (rerun afterwards to time the stored ensemble);
+* VKDNW (slow) on the first ``--vkdnw-n`` cells, alone and in VKDNW_agg.
 """
 from __future__ import annotations
 
