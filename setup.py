@@ -8,7 +8,7 @@ setup(
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
     packages=find_packages(include=['nni_rank', 'nni_rank.*']),
-    package_data={'nni_rank.resources': ['*.csv.gz']},  # the NB201 table of the main job
+    package_data={'nni_rank.resources': ['*.csv.gz', '*.json']},  # the NB201 table of the main job
     install_requires=[
         'nni==3.0',
         'torch==2.14.1',

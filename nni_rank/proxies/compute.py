@@ -40,10 +40,12 @@ import torch.nn.functional as F
 from .activation import ActivationKernel, das_metrics, naswot_score
 from .common import ProxyWarning, proxy_mode, scored_layers
 from .cost import MacCounter, count_flops, count_params
+from .feature_pass import FEATURE_PROXIES, feature_pass
 from .flow import synflow_score
 from .gradient import OutputRecorder, fisher_score, grad_norm_score, grasp_score, snip_score
 from .jacobian import jacob_cov_score
 from .registry import PROXIES, resolve_names
+from .vkdnw import vkdnw_score
 
 __all__ = ['compute_proxies', 'compute_proxy', 'nb201_network', 'score_nb201']
 
@@ -226,12 +228,20 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             weights = [m.weight for m in layers]
-            data_names = [n for n in names if PROXIES[n].data_dependent]
+            data_names = [n for n in names if PROXIES[n].data_dependent and n not in FEATURE_PROXIES
+                          and n != 'vkdnw']
             t0 = time.perf_counter()
+            feature_names = [n for n in names if n in FEATURE_PROXIES]
+            if feature_names:  # block features: AZ-NAS components, zc_ensemble (own forward)
+                with proxy_mode(model, weights, train=True):
+                    feature_pass(model, x.to(device), feature_names, put,
+                                 guard=lambda: _input_errors(x.shape, x.dtype))
             if data_names:
                 with proxy_mode(model, weights, train=True):
                     _data_pass(model, layers, x.to(device), None if y is None else y.to(device),
                                names, loss_fn, put)
+            if 'vkdnw' in names:  # its own functional pass (per-image Jacobians), eval mode
+                put('vkdnw', *vkdnw_score(model, x.to(device)))
             t1 = time.perf_counter()
             if 'synflow' in names:
                 with _input_errors((1, *shape), torch.float64):

@@ -19,9 +19,10 @@ class ProxyInfo:
     data_dependent: bool        #: needs a real minibatch (images and, for ``needs_labels``, labels)
     needs_labels: bool          #: uses the labels through the loss
     higher_is_better: bool      #: sign: larger value = better predicted accuracy
-    group: str                  #: pass it is computed in (``grad``, ``grasp``, ``activation``, ``synflow``, ``cost``)
+    group: str                  #: pass it is computed in (``grad``, ``grasp``, ``activation``, ``synflow``, ``cost``, ``features``, ``fisher``)
     reference_column: str | None  #: column of the NAS-Bench-Suite-Zero reference CSV with the same proxy
     description: str
+    by_name_only: bool = False  #: slow: computed when named, left out of "all proxies"
 
 
 PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
@@ -52,6 +53,21 @@ PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
               'number of parameters (all of them, BatchNorm affine and biases included), in millions'),
     ProxyInfo('flops', False, False, True, 'cost', 'flops',
               'Conv2d/Linear multiply-accumulates for one image of the batch input size, in millions'),
+    ProxyInfo('az_expressivity', True, False, True, 'features', None,
+              'AZ-NAS expressivity: sum over block outputs of the entropy of the normalised eigenvalues of '
+              'their channel covariance'),
+    ProxyInfo('az_progressivity', True, False, True, 'features', None,
+              'AZ-NAS progressivity: smallest increase of that entropy from one block output to the next'),
+    ProxyInfo('az_trainability', True, False, True, 'features', None,
+              'AZ-NAS trainability: mean over blocks of 2 - s - 1/s, s the largest singular value of the '
+              "block's Jacobian estimated with a Rademacher vector"),
+    ProxyInfo('vkdnw', True, False, True, 'fisher', None,
+              'VKDNW: entropy of the normalised deciles of the eigenvalues of the Fisher information (model '
+              'predictive distribution, no labels) of one weight per parameter tensor; slow (per-image Jacobians)',
+              by_name_only=True),
+    ProxyInfo('zc_ensemble', True, False, True, 'features', None,
+              'label-free per-model combination of zero-cost components with fixed weights '
+              '(nni_rank.proxies.ensemble)'),
 ]}
 
 #: Other spellings accepted by :func:`resolve_names` (the reference CSV's column names among them).
@@ -59,15 +75,19 @@ ALIASES: dict[str, str] = {
     'jacov': 'jacob_cov', 'jacobcov': 'jacob_cov', 'jacob-cov': 'jacob_cov',
     'nwot': 'naswot', 'wot': 'naswot', 'grad-norm': 'grad_norm', 'gradnorm': 'grad_norm',
     'param': 'params', 'flop': 'flops', 'macs': 'flops',
+    'expressivity': 'az_expressivity', 'progressivity': 'az_progressivity', 'trainability': 'az_trainability',
+    'zc-ensemble': 'zc_ensemble',
 }
 
 #: NAS-Bench-Suite-Zero column for each of our proxies that has one.
 REFERENCE_COLUMNS: dict[str, str] = {n: p.reference_column for n, p in PROXIES.items() if p.reference_column}
 
 
-def available_proxies(data_dependent: bool | None = None) -> list[str]:
-    """Names of all proxies (or only the data-dependent / data-independent ones), in a fixed order."""
-    return [n for n, p in PROXIES.items() if data_dependent is None or p.data_dependent == data_dependent]
+def available_proxies(data_dependent: bool | None = None, by_name_only: bool = False) -> list[str]:
+    """Names of all proxies (or only the data-dependent / data-independent ones), in a fixed order; the slow
+    ones computed only when named (``vkdnw``) are left out unless ``by_name_only``."""
+    return [n for n, p in PROXIES.items() if (data_dependent is None or p.data_dependent == data_dependent)
+            and (by_name_only or not p.by_name_only)]
 
 
 def resolve_names(names: str | Iterable[str] | None) -> list[str]:
