@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument('--lr', type=positive_float, default=0.05)
     p.add_argument('--channels', type=positive_int, default=16)
     p.add_argument('--cells-per-stage', type=positive_int, default=1, help='NB201 uses 5; 1 keeps CPU runs quick')
-    p.add_argument('--image-size', type=positive_int, default=8, help='digits only: resize the 8x8 digits to this size')
+    p.add_argument('--image-size', type=positive_int, help='input size (default native: digits 8, CIFAR 32; CIFAR is area-downsampled)')
     p.add_argument('--train-limit', type=positive_int, help='use only the first N training images')
     p.add_argument('--include-none', action='store_true', help="also sample the 'none' op while training")
     p.add_argument('--paths-per-step', type=positive_int, default=1, help='SPOS: uniform paths trained per step '
