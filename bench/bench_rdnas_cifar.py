@@ -106,29 +106,56 @@ def summarise(setting: dict) -> None:
             run['kendall_minus_teacher'] = r - run['teacher_kendall']['mean']
 
 
+def teacher_quality(proxy: str, setting: dict, args, archs: list[str], truth: list[float]) -> dict:
+    """Zero-shot Kendall of one teacher proxy on the subnets (seed 0 minibatch and initialisation)."""
+    from nni_rank.data import single_minibatch
+    from nni_rank.supernet import ProxyTeacher, load_data, rank_correlation
+    train, _, num_classes = load_data('cifar10', args.data_dir, setting['image_size'], setting.get('train_limit'))
+    teacher = ProxyTeacher(proxy, single_minibatch(train, 64, seed=0, num_classes=num_classes), num_classes,
+                           setting['channels'], setting['cells_per_stage'], device=args.device)
+    start = time.perf_counter()
+    quality = rank_correlation([teacher.score(a) for a in archs], truth)
+    return {**quality, 'seconds': time.perf_counter() - start}
+
+
+def one_run(job: dict) -> dict:
+    """Train and rank one (variant, seed); the entry stored under ``seeds``."""
+    from nni_rank.runtime import set_threads
+    from nni_rank.supernet import SupernetConfig
+    from nni_rank.supernet.protocol import ranking_quality, train_and_rank
+    set_threads(job['threads'])
+    start = time.perf_counter()
+    res = train_and_rank(SupernetConfig(**job['config']), job['archs'], save=job['save'])
+    keep = {k: v for k, v in res.items() if k not in ('accuracy', 'loss', 'teacher')}
+    return {**keep, 'quality': ranking_quality(res, job['truth']), 'seconds': time.perf_counter() - start,
+            'mean_subnet_accuracy': float(np.mean(res['accuracy']))}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--name', help='setting name in the results file (default: derived from the setting)')
     p.add_argument('--preset', choices=list(PRESETS), default='cpu')
     p.add_argument('--data-dir', default=DATA, help='CIFAR-10 folder or folder with *train*/*test* .bin files')
     p.add_argument('--benchmark', default=None, help='NB201 CSV (default: DATA/nb201_test_accuracy_200ep.csv)')
-    p.add_argument('--variants', nargs='+', default=['spos2', 'rdnas-flops'])
+    p.add_argument('--variants', nargs='*', default=['spos2', 'rdnas-flops'])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     for key in SETTING_KEYS + ('subnets',):
         kind = {'lr': float, 'augment': lambda v: v.lower() in ('1', 'true', 'yes')}.get(key, int)
         p.add_argument('--' + key.replace('_', '-'), type=kind)
     p.add_argument('--subnet-seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
-    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--threads', type=int, default=1, help='torch threads per run')
+    p.add_argument('--jobs', type=int, default=1, help='runs in parallel processes')
     p.add_argument('--save-dir', help='write each run\'s supernet checkpoint here (NAME_VARIANT_seedS.pt)')
+    p.add_argument('--teachers', nargs='*', default=[],
+                   help='also record these proxies\' zero-shot Kendall on the subnets (networks of the setting\'s size)')
     p.add_argument('--out', default='bench/results/rdnas_cifar.json')
     args = p.parse_args()
 
     import torch
     from nni_rank.benchmarks import open_benchmark
     from nni_rank.runtime import set_threads
-    from nni_rank.supernet import SupernetConfig
-    from nni_rank.supernet.protocol import benchmark_subnets, ranking_quality, train_and_rank
+    from nni_rank.supernet.protocol import benchmark_subnets
     set_threads(args.threads)
     setting = dict(PRESETS[args.preset])
     for key in SETTING_KEYS + ('subnets',):
@@ -141,6 +168,7 @@ def main() -> None:
     archs, truth = benchmark_subnets(open_benchmark(bench_csv), setting['subnets'], seed=args.subnet_seed)
 
     out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     report = json.loads(out_path.read_text()) if out_path.exists() else {'settings': {}}
     record = report['settings'].setdefault(name, {'variants': {}})
     record.update({'setting': {**setting, 'data_dir': str(args.data_dir), 'device': args.device,
@@ -148,32 +176,48 @@ def main() -> None:
                    'subnets': len(archs), 'baseline': BASELINE,
                    'torch': torch.__version__, 'threads': args.threads})
     train_keys = {k: setting[k] for k in SETTING_KEYS if k in setting}
+    for proxy in args.teachers:
+        record.setdefault('teachers_zero_shot', {})[proxy] = teacher_quality(proxy, setting, args, archs, truth)
+        print(f"[{name}] teacher {proxy}: Kendall {record['teachers_zero_shot'][proxy]['kendall']:+.3f}", flush=True)
+    jobs = []
     for label, over in variants.items():
         run = record['variants'].setdefault(label, {'config': over, 'seeds': {}})
         for seed in args.seeds:
             if str(seed) in run['seeds']:
                 continue
-            cfg = SupernetConfig(dataset='cifar10', data_dir=args.data_dir, seed=seed, device=args.device,
-                                 **train_keys, **over)
-            start = time.perf_counter()
             save = None
             if args.save_dir:
                 save = str(Path(args.save_dir) / f"{name}_{label.replace(':', '_').replace(',', '_')}_seed{seed}.pt")
-            res = train_and_rank(cfg, archs, save=save)
-            quality = ranking_quality(res, truth)
-            keep = {k: v for k, v in res.items() if k not in ('accuracy', 'loss', 'teacher')}
-            run['seeds'][str(seed)] = {**keep, 'quality': quality, 'seconds': time.perf_counter() - start,
-                                       'mean_subnet_accuracy': float(np.mean(res['accuracy']))}
-            teacher = f", teacher {quality['teacher']['kendall']:+.3f}" if 'teacher' in quality else ''
-            print(f"[{name}] {label:32s} seed {seed}: Kendall {quality['by_accuracy']['kendall']:+.3f} "
-                  f"(by loss {quality['by_loss']['kendall']:+.3f}){teacher}; "
-                  f"{res['train_seconds']:.0f}+{res['eval_seconds']:.0f} s, {res['paths_trained']} paths",
-                  flush=True)
-            summarise(record)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            from nni_rank.files import atomic_path
-            with atomic_path(out_path) as tmp:
-                Path(tmp).write_text(json.dumps(report, indent=1))
+            config = dict(dataset='cifar10', data_dir=args.data_dir, seed=seed, device=args.device, **train_keys, **over)
+            jobs.append({'label': label, 'seed': seed, 'config': config, 'archs': archs, 'truth': truth, 'save': save,
+                         'threads': args.threads})
+
+    def record_run(job: dict, entry: dict) -> None:
+        label, seed, quality = job['label'], job['seed'], entry['quality']
+        record['variants'][label]['seeds'][str(seed)] = entry
+        teacher = f", teacher {quality['teacher']['kendall']:+.3f}" if 'teacher' in quality else ''
+        print(f"[{name}] {label:32s} seed {seed}: Kendall {quality['by_accuracy']['kendall']:+.3f} "
+              f"(by loss {quality['by_loss']['kendall']:+.3f}){teacher}; "
+              f"{entry['train_seconds']:.0f}+{entry['eval_seconds']:.0f} s, {entry['paths_trained']} paths", flush=True)
+        summarise(record)
+        write_report()
+
+    def write_report() -> None:
+        from nni_rank.files import atomic_path
+        with atomic_path(out_path) as tmp:
+            Path(tmp).write_text(json.dumps(report, indent=1))
+
+    if args.jobs == 1:
+        for job in jobs:
+            record_run(job, one_run(job))
+    else:  # parallel runs (GPU machines with many cores); each worker is a fresh process
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context('spawn')) as pool:
+            futures = {pool.submit(one_run, job): job for job in jobs}
+            for future in as_completed(futures):
+                record_run(futures[future], future.result())
+    write_report()
     for label, run in record['variants'].items():
         if 'kendall' in run:
             gain = run.get('kendall_gain_over_spos')
