@@ -208,7 +208,9 @@ def test_cli_supernet_and_supernet_rank(tmp_path, nb201_csv, monkeypatch, capsys
     digits_ground_truth(tmp_path / 'gt.csv', GroundTruthConfig(num_archs=30), progress=False)
     ck = tmp_path / 'sn.pt'
     assert main(['supernet', '--method', 'rdnas', '--teacher', 'flops', '--epochs', '1', '--channels', '8',
-                 '--train-limit', '128', '--save', str(ck)]) == 0
+                 '--train-limit', '128', '--rank-loss', 'margin', '--pairs-per-step', '2', '--save', str(ck)]) == 0
+    saved = json.loads(read_checkpoint(ck)['config'])
+    assert (saved['rank_loss'], saved['pairs_per_step'], read_checkpoint(ck)['paths_trained']) == ('margin', 2, 8)
     assert main(['supernet', '--method', 'rdnas', '--epochs', '1', '--save', str(ck), '--resume']) == 0
     assert 'resuming' in capsys.readouterr().out
     out = tmp_path / 'rank.json'
