@@ -208,7 +208,9 @@ def test_cli_supernet_and_supernet_rank(tmp_path, nb201_csv, monkeypatch, capsys
     digits_ground_truth(tmp_path / 'gt.csv', GroundTruthConfig(num_archs=30), progress=False)
     ck = tmp_path / 'sn.pt'
     assert main(['supernet', '--method', 'rdnas', '--teacher', 'flops', '--epochs', '1', '--channels', '8',
-                 '--train-limit', '128', '--save', str(ck)]) == 0
+                 '--train-limit', '128', '--rank-loss', 'margin', '--pairs-per-step', '2', '--save', str(ck)]) == 0
+    saved = json.loads(read_checkpoint(ck)['config'])
+    assert (saved['rank_loss'], saved['pairs_per_step'], read_checkpoint(ck)['paths_trained']) == ('margin', 2, 8)
     assert main(['supernet', '--method', 'rdnas', '--epochs', '1', '--save', str(ck), '--resume']) == 0
     assert 'resuming' in capsys.readouterr().out
     out = tmp_path / 'rank.json'
@@ -258,3 +260,117 @@ def test_rdnas_nni_strategy_trains_a_nasbench201_supernet_one_epoch(digits):
     assert d >= 6.7 and set(a) == set(b) == {f'cell/{i}_{j}' for i, j in ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))}
     with pytest.raises(ValueError, match='rank_schedule'):
         RDNAS(rank_schedule='step')
+
+
+# ---------------------------------------------------------------- CIFAR-10 protocol (issue 15)
+@pytest.fixture(scope='module')
+def nb201_table(nb201_csv):
+    from nni_rank.benchmarks import open_benchmark
+    return open_benchmark(nb201_csv)
+
+
+def test_benchmark_subnets_are_seeded_cells_without_none_with_their_accuracy(nb201_table):
+    from nni_rank.supernet.protocol import benchmark_subnets
+    archs, truth = benchmark_subnets(nb201_table, 200, seed=0)
+    assert len(set(archs)) == 200 and all('none' not in a for a in archs)
+    assert benchmark_subnets(nb201_table, 200, seed=0)[0] == archs != benchmark_subnets(nb201_table, 200, seed=1)[0]
+    assert truth == [nb201_table.accuracy(a, 'cifar10') for a in archs] and 40 < min(truth) < max(truth) < 95
+    with pytest.raises(ValueError, match='4096'):
+        benchmark_subnets(nb201_table, 5000)
+
+
+def _cifar_cfg(shared_data, **kw):
+    return SupernetConfig(dataset='cifar10', data_dir=str(shared_data), channels=4, image_size=8, train_limit=128,
+                          epochs=1, seed=0, **kw)
+
+
+def test_cifar_downsampling_and_equal_compute_between_spos2_and_rdnas(shared_data):
+    spos = SupernetTrainer(_cifar_cfg(shared_data, method='spos', paths_per_step=2), log=None)
+    assert spos.train_set.images.shape[1:] == spos.test_set.images.shape[1:] == (3, 8, 8)
+    rd = SupernetTrainer(_cifar_cfg(shared_data, method='rdnas', teacher='flops'), log=None)
+    rd2 = SupernetTrainer(_cifar_cfg(shared_data, method='rdnas', teacher='flops', pairs_per_step=2), log=None)
+    for t in (spos, rd, rd2):
+        t.train()
+    assert spos.step == rd.step == rd2.step == 2
+    assert spos.paths_trained == rd.paths_trained == 4 and rd2.paths_trained == 8
+    with pytest.raises(ValueError, match='rank_loss'):
+        _cifar_cfg(shared_data, rank_loss='listwise')
+
+
+@pytest.mark.parametrize('rank_loss, bad_gets_rank_gradient', [('hinge', False), ('margin', True)])
+def test_rank_loss_forms(shared_data, monkeypatch, rank_loss, bad_gets_rank_gradient):
+    """The paper's hinge detaches the worse subnet's loss; the margin ranking loss pushes it up too."""
+    import nni_rank.supernet.train as train_mod
+    t = SupernetTrainer(_cifar_cfg(shared_data, method='rdnas', teacher='flops', rank_loss=rank_loss,
+                                   rank_schedule='constant', rank_weight=1.0, rank_margin=50.0), log=None)
+    x, y = next(iter(t.loader))
+    losses, cross_entropy = [], train_mod.F.cross_entropy
+
+    def recording_ce(logits, target):
+        losses.append(cross_entropy(logits, target))
+        return losses[-1]
+    monkeypatch.setattr(train_mod.F, 'cross_entropy', recording_ce)
+    loss, stats = t._rdnas_step(x, y)
+    monkeypatch.undo()
+    a, b = losses
+    grads = torch.autograd.grad(loss, [a, b])
+    assert stats['ranked'] == 1 and stats['rank'] > 0  # margin 50 makes the hinge active
+    # d loss / d bad = 1 (CE) - lambda (rank) with the margin loss, 1 with the hinge
+    assert sorted(round(float(g), 4) for g in grads) == ([0.0, 2.0] if bad_gets_rank_gradient else [1.0, 2.0])
+
+
+def test_bench_rdnas_cifar_tiny_writes_per_seed_kendall_and_gain(shared_data, tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / 'bench' / 'bench_rdnas_cifar.py'
+    spec = importlib.util.spec_from_file_location('bench_rdnas_cifar', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / 'r.json'
+    argv = ['x', '--preset', 'tiny', '--data-dir', str(shared_data), '--variants', 'spos2', 'rdnas-flops:rank_weight=4',
+            '--seeds', '0', '1', '--out', str(out), '--name', 'tiny', '--teachers', 'flops']
+    monkeypatch.setattr('sys.argv', argv)
+    bench.main()
+    setting = json.loads(out.read_text())['settings']['tiny']
+    assert setting['subnets'] == 20
+    spos, rd = setting['variants']['spos2'], setting['variants']['rdnas-flops:rank_weight=4']
+    assert rd['config']['rank_weight'] == 4 and set(rd['seeds']) == {'0', '1'}
+    assert rd['seeds']['0']['paths_trained'] == spos['seeds']['0']['paths_trained']
+    assert len(rd['teacher_kendall']['values']) == 2 and 'teacher_kendall' not in spos
+    # FLOPs are analytic: the zero-shot teacher figure is the RD-NAS runs' teacher figure, for every seed
+    assert rd['teacher_kendall']['values'] == [setting['teachers_zero_shot']['flops']['kendall']] * 2
+    assert rd['kendall_gain_over_spos'] == pytest.approx(rd['kendall']['mean'] - spos['kendall']['mean'])
+    bench.main()  # every run is already there: nothing retrained
+    assert json.loads(out.read_text())['settings']['tiny']['variants'] == setting['variants']
+    with pytest.raises(ValueError, match='unknown variant'):
+        bench.parse_variant('rdnas-zen')
+
+
+def test_supernet_scorer_ranks_by_inherited_weights_and_reranks_a_proxy_head(digits, nb201_csv):
+    from nni_rank.evaluators import BenchmarkEvaluator
+    from nni_rank.experiment import run_benchmark_search
+    from nni_rank.proxies.scorer import ProxyScorer
+    from nni_rank.strategies.zero_cost import ZeroCostRandom
+    from nni_rank.supernet.scorer import SupernetScorer
+    train, test, _ = digits
+    t = SupernetTrainer(SupernetConfig(method='spos', **SMALL), log=None)
+    t.train()
+    calib, held = calibration_batches(train, 1, 64), held_out_batches(test)
+    archs = [UniformSampler(seed=s).sample() for s in range(6)]
+    samples = [a.to_sample() for a in archs]
+    scorer = SupernetScorer(t.net, calib, held)
+    expected = [evaluate_subnet(t.net, a, calib, held)['accuracy'] for a in archs]
+    assert scorer.scores(samples).tolist() == expected
+    assert list(scorer.order(samples)) == sorted(range(6), key=lambda i: (-expected[i], i))
+    base = ProxyScorer('params')
+    head = SupernetScorer(t.net, calib, held, base=base, rerank=3)
+    order, base_order = list(head.order(samples)), list(base.order(samples))
+    assert order[3:] == base_order[3:] and sorted(order[:3]) == sorted(base_order[:3])
+    assert order[:3] == sorted(base_order[:3], key=lambda i: (-expected[i], base_order.index(i)))
+    assert len(head.cache) == 3
+    from nni_rank.benchmarks import open_benchmark
+    res = run_benchmark_search(ZeroCostRandom(pool_size=20, seed=0, scorer=head),
+                               BenchmarkEvaluator(open_benchmark(nb201_csv), dataset='cifar10'), 5, seed=0)
+    assert len(res.history) == 5 and len(head.cache) <= 3 + 3
+    with pytest.raises(ValueError, match='by must be'):
+        SupernetScorer(t.net, calib, held, by='flops')

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument('--lr', type=positive_float, default=0.05)
     p.add_argument('--channels', type=positive_int, default=16)
     p.add_argument('--cells-per-stage', type=positive_int, default=1, help='NB201 uses 5; 1 keeps CPU runs quick')
-    p.add_argument('--image-size', type=positive_int, default=8, help='digits only: resize the 8x8 digits to this size')
+    p.add_argument('--image-size', type=positive_int, help='input size (default native: digits 8, CIFAR 32; CIFAR is area-downsampled)')
     p.add_argument('--train-limit', type=positive_int, help='use only the first N training images')
     p.add_argument('--include-none', action='store_true', help="also sample the 'none' op while training")
     p.add_argument('--paths-per-step', type=positive_int, default=1, help='SPOS: uniform paths trained per step '
@@ -42,6 +42,10 @@ def add_parser(sub) -> None:
     g.add_argument('--score-groups', type=non_negative_int, default=0,
                    help='K >= 2: pair cells from different teacher-score quantile groups instead of op-group distance')
     g.add_argument('--rank-margin', type=non_negative_float, default=0.0, help='hinge margin per unit of normalised distance')
+    g.add_argument('--rank-loss', default='hinge', choices=['hinge', 'margin'],
+                   help="hinge: the paper's relu(loss_good - loss_bad.detach()); margin: a margin ranking loss on both")
+    g.add_argument('--pairs-per-step', type=positive_int, default=1,
+                   help='pairs per step (equal compute: SPOS with --paths-per-step twice this)')
     p.add_argument('--device', default='cpu')
     p.set_defaults(func=run_train)
 
@@ -85,7 +89,8 @@ def run_train(args) -> int:
             ops=OPS if args.include_none else TRAIN_OPS, teacher=args.teacher, teacher_store=args.teacher_store,
             rank_weight=args.rank_weight,
             rank_schedule=args.rank_schedule, margin=args.margin, score_groups=args.score_groups,
-            rank_margin=args.rank_margin, device=args.device)
+            rank_margin=args.rank_margin, rank_loss=args.rank_loss, pairs_per_step=args.pairs_per_step,
+            device=args.device)
         trainer = SupernetTrainer(cfg)
         print(f'training an NB201 supernet (C={cfg.channels}, {cfg.cells_per_stage} cell/stage) with {cfg.method} '
               f'on {trainer.train_set.description}, {cfg.epochs} epochs, seed {cfg.seed}')

@@ -1,13 +1,16 @@
 """Supernet training: SPOS (uniform single paths) and RD-NAS (ranking distillation), with checkpoints.
 
 SPOS step: draw ``paths_per_step`` uniform cells, sum their cross-entropy losses, one SGD step.
-RD-NAS step: draw a pair ``(a, b)`` with :class:`~nni_rank.supernet.sampler.MarginSampler` (or, with
-``score_groups=K``, :class:`~nni_rank.supernet.sampler.ScoreGroupSampler`), train both
+RD-NAS step: draw ``pairs_per_step`` pairs ``(a, b)`` with :class:`~nni_rank.supernet.sampler.MarginSampler`
+(or, with ``score_groups=K``, :class:`~nni_rank.supernet.sampler.ScoreGroupSampler`), train both
 and add ``lambda(t) * relu(loss_good - loss_bad.detach() + rank_margin * d / d_max)`` where the teacher
 (:class:`~nni_rank.supernet.teacher.ProxyTeacher`) names the good one, ``d`` is the pair's group
 distance and ``lambda(t) = rank_weight * sin(0.8 pi t)`` over training progress ``t`` in [0, 1]
 (``rank_schedule='sin'``, the NB201 schedule of the reference code; ``'linear'``: ``rank_weight * t``;
-``'constant'``).  Pairs the teacher cannot order (tie, NaN) get no ranking term.
+``'constant'``).  ``rank_loss='margin'`` is a margin ranking loss on both subnet losses instead
+(no ``detach``: the bad subnet is pushed up as the good one is pulled down).  Pairs the teacher
+cannot order (tie, NaN) get no ranking term.  Equal compute: an RD-NAS step trains ``2 * pairs_per_step``
+paths, so compare it with SPOS at ``paths_per_step = 2 * pairs_per_step`` (``paths_trained`` counts them).
 
 Optimiser as the reference (SGD momentum 0.9, weight decay 5e-4, cosine from ``lr`` to ``lr_min``
 per step) but ``lr`` 0.05 by default instead of 0.025: CPU runs are tens of epochs, not 250.
@@ -38,6 +41,7 @@ __all__ = ['SupernetConfig', 'SupernetTrainer', 'load_data', 'rank_weight_at', '
 
 METHODS = ('spos', 'rdnas')
 SCHEDULES = ('sin', 'linear', 'constant')
+RANK_LOSSES = ('hinge', 'margin')
 CHECKPOINT_FORMAT = 'nni-rank-supernet/1'
 
 
@@ -56,7 +60,7 @@ class SupernetConfig:
     grad_clip: float = 5.0
     channels: int = 16
     cells_per_stage: int = 1
-    image_size: int = 8
+    image_size: int | None = None
     train_limit: int | None = None
     augment: bool = False
     ops: tuple[str, ...] = TRAIN_OPS
@@ -69,6 +73,8 @@ class SupernetConfig:
     margin: float = 6.7
     score_groups: int = 0
     rank_margin: float = 0.0
+    rank_loss: str = 'hinge'
+    pairs_per_step: int = 1
     seed: int = 0
     device: str = 'cpu'
 
@@ -80,9 +86,13 @@ class SupernetConfig:
             raise ValueError(f"dataset must be 'digits' or 'cifar10', got {self.dataset!r}")
         if self.dataset == 'cifar10' and not self.data_dir:
             raise ValueError('dataset cifar10 needs data_dir: a local CIFAR-10 folder or .bin file (nothing is downloaded)')
+        if self.rank_loss not in RANK_LOSSES:
+            raise ValueError(f'rank_loss must be one of {RANK_LOSSES}, got {self.rank_loss!r}')
         if self.rank_schedule not in SCHEDULES:
             raise ValueError(f'rank_schedule must be one of {SCHEDULES}, got {self.rank_schedule!r}')
-        for name in ('epochs', 'batch_size', 'channels', 'cells_per_stage', 'image_size', 'paths_per_step',
+        if self.image_size is not None and int(self.image_size) < 1:
+            raise ValueError(f'image_size must be a positive integer or None (native size), got {self.image_size}')
+        for name in ('epochs', 'batch_size', 'channels', 'cells_per_stage', 'paths_per_step', 'pairs_per_step',
                      'teacher_batch_size'):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f'{name} must be a positive integer, got {getattr(self, name)}')
@@ -107,13 +117,17 @@ class SupernetConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def load_data(dataset: str = 'digits', data_dir: str | None = None, image_size: int = 8,
+def load_data(dataset: str = 'digits', data_dir: str | None = None, image_size: int | None = None,
               train_limit: int | None = None, split_seed: int = 0):
-    """``(train_dataset, test_dataset, num_classes)`` for ``digits`` (embedded) or ``cifar10`` (local files)."""
+    """``(train_dataset, test_dataset, num_classes)`` for ``digits`` (embedded) or ``cifar10`` (local files).
+
+    ``image_size``: None keeps the native size (digits 8, CIFAR 32); CIFAR images are area-downsampled
+    (a cheap CPU protocol: 16x16 costs a quarter of 32x32 per step).
+    """
     if dataset == 'digits':
         from ..data import load_digits_dataset
-        train = load_digits_dataset('train', image_size, 3, seed=split_seed)
-        test = load_digits_dataset('test', image_size, 3, seed=split_seed)
+        train = load_digits_dataset('train', image_size or 8, 3, seed=split_seed)
+        test = load_digits_dataset('test', image_size or 8, 3, seed=split_seed)
         if train_limit is not None and 0 < train_limit < len(train):
             train.tensors = tuple(t[:train_limit] for t in train.tensors)
     elif dataset == 'cifar10':
@@ -122,6 +136,9 @@ def load_data(dataset: str = 'digits', data_dir: str | None = None, image_size: 
         from ..data import load_cifar
         train = load_cifar(data_dir, 'cifar10', 'train', limit=train_limit)
         test = load_cifar(data_dir, 'cifar10', 'test')
+        if image_size is not None and image_size != train.images.shape[-1]:
+            for ds in (train, test):
+                ds.tensors = (F.interpolate(ds.images, size=(image_size, image_size), mode='area'), ds.labels)
     else:
         raise ValueError(f"dataset must be 'digits' or 'cifar10', got {dataset!r}")
     return train, test, len(train.classes)
@@ -172,28 +189,38 @@ class SupernetTrainer:
                 self.pair_sampler = ScoreGroupSampler(self.teacher.score, cfg.score_groups, cfg.ops, seed=cfg.seed + 1)
         self.epoch = 0
         self.step = 0
+        self.paths_trained = 0
         self.history: list[dict] = []
 
     # ------------------------------------------------------------------ training
     def _spos_step(self, x, y) -> tuple[torch.Tensor, dict]:
         loss = sum(F.cross_entropy(self.net(x, self.uniform.sample()), y) for _ in range(self.config.paths_per_step))
+        self.paths_trained += self.config.paths_per_step
         return loss, {'ce': loss.item() / self.config.paths_per_step}
 
     def _rdnas_step(self, x, y) -> tuple[torch.Tensor, dict]:
         cfg = self.config
-        a, b, dist = self.pair_sampler.sample_pair()
-        loss_a = F.cross_entropy(self.net(x, a), y)
-        loss_b = F.cross_entropy(self.net(x, b), y)
-        loss = loss_a + loss_b
-        stats = {'ce': (loss_a.item() + loss_b.item()) / 2, 'rank': 0.0, 'ranked': 0, 'distance': dist}
-        pref = self.teacher.prefers(a, b)
-        if pref != 0:
-            good, bad = (loss_a, loss_b) if pref > 0 else (loss_b, loss_a)
-            lam = rank_weight_at(self.step / max(1, self.total_steps), cfg.rank_weight, cfg.rank_schedule)
-            rank = F.relu(good - bad.detach() + cfg.rank_margin * dist / self.pair_sampler.max_distance)
-            loss = loss + lam * rank
-            stats.update(rank=rank.item(), ranked=1)
-        return loss, stats
+        lam = rank_weight_at(self.step / max(1, self.total_steps), cfg.rank_weight, cfg.rank_schedule)
+        loss, ce, rank_sum, ranked, dist_sum = 0.0, 0.0, 0.0, 0, 0.0
+        for _ in range(cfg.pairs_per_step):
+            a, b, dist = self.pair_sampler.sample_pair()
+            loss_a = F.cross_entropy(self.net(x, a), y)
+            loss_b = F.cross_entropy(self.net(x, b), y)
+            loss = loss + loss_a + loss_b
+            ce += loss_a.item() + loss_b.item()
+            dist_sum += dist
+            pref = self.teacher.prefers(a, b)
+            if pref != 0:
+                good, bad = (loss_a, loss_b) if pref > 0 else (loss_b, loss_a)
+                if cfg.rank_loss == 'hinge':
+                    bad = bad.detach()
+                rank = F.relu(good - bad + cfg.rank_margin * dist / self.pair_sampler.max_distance)
+                loss = loss + lam * rank
+                rank_sum += rank.item()
+                ranked += 1
+        n = cfg.pairs_per_step
+        self.paths_trained += 2 * n
+        return loss, {'ce': ce / (2 * n), 'rank': rank_sum / n, 'ranked': ranked / n, 'distance': dist_sum / n}
 
     def train_epoch(self) -> dict:
         """One pass over the training data; returns the epoch's statistics."""
@@ -258,6 +285,7 @@ class SupernetTrainer:
             'scheduler': self.scheduler.state_dict(),
             'epoch': self.epoch,
             'step': self.step,
+            'paths_trained': self.paths_trained,
             'history': json.dumps(self.history),
             'rng_torch': torch.get_rng_state(),
             'rng_loader': self.loader.generator.get_state(),
@@ -273,6 +301,7 @@ class SupernetTrainer:
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
         self.epoch, self.step = int(state['epoch']), int(state['step'])
+        self.paths_trained = int(state.get('paths_trained', 0))
         self.history = json.loads(state['history'])
         torch.set_rng_state(state['rng_torch'])
         self.loader.generator.set_state(state['rng_loader'])
