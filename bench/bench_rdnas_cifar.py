@@ -9,10 +9,12 @@ same subnets):
 * equal compute: the baseline ``spos2`` trains 2 uniform paths per step, RD-NAS a pair per step,
   same steps (``paths_trained`` is recorded to prove it); ``spos`` (1 path) is the cheaper reference.
 Variants are ``NAME`` or ``NAME:key=value,key=value`` overriding :class:`SupernetConfig` fields, e.g.
-``rdnas-flops:rank_weight=4``.  Results are merged into ``--out`` under ``settings[--name]`` after every
-run, and runs already there are skipped (re-run the same command to resume).
+``rdnas-flops:rank_weight=4`` or ``rdnas-flops:teacher=zc_ensemble`` (any proxy name).  Results are merged
+into ``--out`` under ``settings[--name]`` after every run, and runs already there are skipped (re-run the
+same command to resume).
 
-  python bench/bench_rdnas_cifar.py --name c8-16px-e20 --epochs 20             # CPU, ~3 min a run
+  python bench/bench_rdnas_cifar.py --name cpu-C8-n1-16px-e10                   # CPU, 4-10 min a run
+  python bench/bench_rdnas_cifar.py --variants --teachers flops naswot          # zero-shot teacher figures only
   python bench/bench_rdnas_cifar.py --preset paper --data-dir /data/cifar10 --device cuda   # GPU
 Per setting: ``subnets``, per variant the per-seed Kendall (``kendall``, by held-out accuracy, and
 ``kendall_by_loss``), the teacher's per-seed Kendall, and ``kendall_gain_over_spos`` (mean variant minus
@@ -51,7 +53,7 @@ PRESETS = {
     'paper50': dict(channels=16, cells_per_stage=5, image_size=32, epochs=50, batch_size=64, lr=0.025,
                     augment=True, subnets=200),
     # the CPU protocol of this session (chosen by the SPOS sweep in bench/results/rdnas_cifar.json)
-    'cpu': dict(channels=8, cells_per_stage=1, image_size=16, epochs=20, batch_size=64, lr=0.05,
+    'cpu': dict(channels=8, cells_per_stage=1, image_size=16, epochs=10, batch_size=64, lr=0.05,
                 augment=False, subnets=200),
     # a seconds-long smoke run (tests)
     'tiny': dict(channels=4, cells_per_stage=1, image_size=8, epochs=1, batch_size=64, lr=0.05,
@@ -137,7 +139,7 @@ def main() -> None:
     p.add_argument('--preset', choices=list(PRESETS), default='cpu')
     p.add_argument('--data-dir', default=DATA, help='CIFAR-10 folder or folder with *train*/*test* .bin files')
     p.add_argument('--benchmark', default=None, help='NB201 CSV (default: DATA/nb201_test_accuracy_200ep.csv)')
-    p.add_argument('--variants', nargs='*', default=['spos2', 'rdnas-flops'])
+    p.add_argument('--variants', nargs='*', default=['spos2', 'rdnas-flops', 'rdnas-naswot'])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     for key in SETTING_KEYS + ('subnets',):
         kind = {'lr': float, 'augment': lambda v: v.lower() in ('1', 'true', 'yes')}.get(key, int)

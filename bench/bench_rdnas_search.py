@@ -5,7 +5,8 @@ reference table, isomorphism-class mean for the cells it lacks).  With: the same
 scorer is :class:`nni_rank.supernet.scorer.SupernetScorer` (``base`` = that proxy): in every ordering
 the proxy's ``--rerank`` best candidates are re-ordered by the supernet's inherited-weight accuracy.
 Every table lookup is a query; proxy and supernet scores are not (their seconds are recorded).
-Metric: queries to the CIFAR-10 optimum and to the top-0.1%, per seed, median over seeds.
+Metric: queries to the CIFAR-10 optimum and to the top-0.1%, per seed, median over seeds.  Control:
+``+shuffled-head`` shuffles the same head at random (is it the supernet or any re-ordering that helps?).
 
   python bench/bench_rdnas_search.py --load /tmp/rdnas_ckpt/cpu-C8-n1-16px-e10_rdnas-flops_seed0.pt
 Writes bench/results/rdnas_search.json (one entry per checkpoint).
@@ -23,6 +24,17 @@ import numpy as np
 
 warnings.filterwarnings('ignore')
 DATA = os.environ.get('NNI_RANK_SHARED_DATA', '../shared/data')
+
+
+class ShuffledHead:
+    """Control: the proxy's order with its ``rerank`` best candidates shuffled (re-ranking without information)."""
+
+    def __init__(self, base, rerank: int, seed: int = 0):
+        self.base, self.rerank, self.rng = base, rerank, np.random.default_rng(seed)
+
+    def order(self, samples, model_space=None) -> np.ndarray:
+        order = np.asarray(self.base.order(samples, model_space))
+        return np.concatenate([self.rng.permutation(order[:self.rerank]), order[self.rerank:]])
 
 
 def summary(values: list[int | None], budget: int) -> dict:
@@ -71,9 +83,10 @@ def main() -> None:
             'zc-random': lambda seed, scorer: ZeroCostRandom(pool_size=args.pool_size, seed=seed, scorer=scorer)}
     results = {}
     for name in args.strategies:
-        for label, scorer in ((name, base), (f'{name}+supernet', supernet)):
+        for label in (name, f'{name}+shuffled-head', f'{name}+supernet'):
             to_opt, to_top, start = [], [], time.perf_counter()
             for seed in range(args.seeds):
+                scorer = {name: base, f'{name}+supernet': supernet}.get(label) or ShuffledHead(base, args.rerank, seed)
                 res = run_benchmark_search(make[name](seed, scorer), evaluator, args.budget, seed=seed)
                 to_opt.append(res.queries_to_reach(optimum))
                 to_top.append(res.queries_to_reach(top01))

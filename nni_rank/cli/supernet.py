@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument('--paths-per-step', type=positive_int, default=1, help='SPOS: uniform paths trained per step '
                                                                   '(2 = the compute of RD-NAS)')
     g = p.add_argument_group('RD-NAS')
-    g.add_argument('--teacher', default='synflow', help='zero-cost proxy used as teacher (synflow, flops, params, ...)')
+    g.add_argument('--teacher', default='naswot', help='zero-cost proxy used as teacher (naswot, synflow, flops, params, ...)')
     g.add_argument('--teacher-store', action='store_true',
                    help='take teacher scores from nni_rank.proxies.ProxyStore (full-size NB201 nets, on-disk cache)')
     g.add_argument('--rank-weight', type=non_negative_float, default=2.0, help='maximum weight of the ranking loss')

@@ -65,7 +65,7 @@ class SupernetConfig:
     augment: bool = False
     ops: tuple[str, ...] = TRAIN_OPS
     paths_per_step: int = 1
-    teacher: str = 'synflow'
+    teacher: str = 'naswot'  # best teacher on CIFAR-10 (bench/results/rdnas_cifar.json)
     teacher_batch_size: int = 64
     teacher_store: bool = False
     rank_weight: float = 2.0
