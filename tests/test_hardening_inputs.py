@@ -15,7 +15,7 @@ import torch
 
 from nni_rank.benchmarks import (ArchNotFound, CsvTable, NB201OfficialTable, NniDbTable, TableError, TableWarning,
                                  open_benchmark, write_nni_nb201_db)
-from nni_rank.proxies import ProxyStore, compute_proxies, nb201_network
+from nni_rank.proxies import PROXIES, ProxyStore, compute_proxies, nb201_network
 from nni_rank.proxies.store import ProxyCacheWarning
 from nni_rank.spaces.nb101 import NB101Arch
 from nni_rank.spaces.nb201 import InvalidArchitecture, NB201Arch
@@ -253,7 +253,7 @@ def test_proxy_cache_garbled_and_foreign_lines(scored, tmp_path):
     cache.write_text('\n'.join(lines) + '\n')
     store, warned = _reopen(tmp_path)
     assert warned == [f'skipped 2 unreadable line(s) of proxy cache {cache}: first at line 3 (2 fields, the header '
-                      'has 13); the file is rewritten without them']
+                      f'has {len(PROXIES) + 1}); the file is rewritten without them']
     np.testing.assert_array_equal(store.scores(archs), ref)
     assert _reopen(tmp_path)[1] == []
     cache.write_bytes(b'\x00\xff garbage')  # not a cache at all: ignored, rebuilt
