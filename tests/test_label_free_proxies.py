@@ -161,3 +161,15 @@ def test_ensemble_ranks_real_nb201_cells(shared_data, batch):
               ['zc_ensemble'] for a, i in zip(acc['arch_str'], acc['index'])]
     s = np.where(np.isfinite(scores), scores, -np.inf)
     assert spearmanr(s, acc['cifar10_test_acc'])[0] > 0.6
+
+
+def test_zc_ensemble_disk_caches_belong_to_their_calibration(monkeypatch):
+    """Scores cached with one calibration are never read back under another (other proxies' caches keep their name)."""
+    from nni_rank.proxies import ensemble
+    from nni_rank.proxies.store import setting_key
+    plain = setting_key(['synflow'], None, 64, 0)
+    with_ensemble = setting_key(['synflow', 'zc_ensemble'], None, 64, 0)
+    assert plain != with_ensemble
+    monkeypatch.setattr(ensemble, 'CALIBRATION', {k: tuple(v * 2 for v in q) for k, q in ensemble.CALIBRATION.items()})
+    assert setting_key(['synflow', 'zc_ensemble'], None, 64, 0) != with_ensemble
+    assert setting_key(['synflow'], None, 64, 0) == plain

@@ -87,6 +87,11 @@ class SpaceProperties:
     def key(self, sample: Mapping[str, Any]) -> str:
         return self._encode(sample, self.labels)
 
+    @property
+    def computed(self) -> int:
+        """How many samples' properties were computed (each a network built and traced) and are cached."""
+        return len(self._cache)
+
     def size(self) -> int:
         return int(np.prod([len(v) for v in self.choices.values()], dtype=float))
 
@@ -127,7 +132,7 @@ class SpaceProperties:
         start = {label: start[label] for label in self.labels}
         k = len(self.labels) if max_changes is None else min(int(max_changes), len(self.labels))
         excluded = set(exclude)
-        cached = len(self._cache)
+        cached = self.computed
         seen = {self.key(start)}
         frontier, evaluated = [start], 1
         if self.key(start) not in excluded and satisfies_target(self.properties(start), target):
@@ -145,7 +150,7 @@ class SpaceProperties:
             order = rng.permutation(len(level))
             scored, found = [], []
             for i in order[:max(0, budget - evaluated)]:
-                if max_new is not None and len(self._cache) - cached >= max_new and self.key(level[i]) not in self._cache:
+                if max_new is not None and self.computed - cached >= max_new and self.key(level[i]) not in self._cache:
                     break
                 props = self.properties(level[i])
                 scored.append((violation(props, target), _distance(props, target), level[i]))
@@ -158,7 +163,7 @@ class SpaceProperties:
                 best = min(s[1] for s in found)
                 ties = [s[2] for s in found if s[1] == best]
                 return ties[rng.randint(len(ties))], d
-            if evaluated >= budget or (max_new is not None and len(self._cache) - cached >= max_new):
+            if evaluated >= budget or (max_new is not None and self.computed - cached >= max_new):
                 break
             scored.sort(key=lambda s: s[0])  # stable: ties keep the seeded order
             frontier = [s[2] for s in scored[:beam]]

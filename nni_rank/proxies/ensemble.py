@@ -49,6 +49,12 @@ def _load_calibration() -> dict[str, tuple[float, ...]]:
 #: component -> its values at :data:`LEVELS` over the reference population.
 CALIBRATION: dict[str, tuple[float, ...]] = _load_calibration()
 
+def calibration_digest() -> str:
+    """A short hash of :data:`CALIBRATION`: ``zc_ensemble`` scores cached on disk belong to it."""
+    import hashlib
+    return hashlib.sha1(json.dumps(CALIBRATION, sort_keys=True).encode()).hexdigest()[:12]
+
+
 #: Components of ``zc_ensemble`` (computed in one forward and the backwards they need).
 ENSEMBLE_COMPONENTS: tuple[str, ...] = tuple(CALIBRATION)
 

@@ -9,7 +9,6 @@ a CSV named by the space's fingerprint and the setting, appended to as samples a
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from .compute import compute_proxies
 from .registry import PROXIES, resolve_names
+from .store import setting_key
 from .store import NB201_INPUT_SHAPE, KnownScores, proxy_batch
 
 __all__ = ['SampleProxyStore']
@@ -55,8 +55,7 @@ class SampleProxyStore(KnownScores):
         return store
 
     def _setting(self) -> str:
-        data = str(self.data) if self.needs_data else 'none'
-        return hashlib.sha1(f'{data}|{self.batch_size}|{self.seed}'.encode()).hexdigest()[:12]
+        return setting_key(self.names, self.data if self.needs_data else None, self.batch_size, self.seed)
 
     def _load_cache(self) -> None:
         """Read the cache; unreadable or torn lines are skipped (those samples are scored again)."""

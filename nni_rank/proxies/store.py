@@ -33,6 +33,16 @@ NB201_INPUT_SHAPE = (3, 32, 32)
 _HEADER = ['arch_str', *PROXIES]
 
 
+def setting_key(names, data, batch_size: int, seed: int) -> str:
+    """Short hash naming a disk cache of proxy scores: the minibatch (``data`` None: no data needed), its size and
+    seed, and for ``zc_ensemble`` its calibration (scores computed with another one are not reused)."""
+    setting = f'{"none" if data is None else data}|{batch_size}|{seed}'
+    if 'zc_ensemble' in names:
+        from .ensemble import calibration_digest
+        setting += f'|{calibration_digest()}'
+    return hashlib.sha1(setting.encode()).hexdigest()[:12]
+
+
 class ProxyCacheWarning(ProxyWarning):
     """Unreadable lines of a proxy cache file were skipped (the scores are computed again)."""
 
@@ -106,9 +116,7 @@ class ProxyStore(KnownScores):
             self._load_cache()
 
     def _key(self) -> str:
-        data = str(self.data) if self.needs_data else 'none'
-        setting = f'{data}|{self.batch_size}|{self.seed}'
-        return hashlib.sha1(setting.encode()).hexdigest()[:12]
+        return setting_key(self.names, self.data if self.needs_data else None, self.batch_size, self.seed)
 
     def _load_cache(self) -> None:
         """Read the cache. A torn line (a run killed mid-write) or a garbled one is skipped with a

@@ -63,9 +63,9 @@ class SampleMutator:
         exclude = set(exclude) | {self.space.key(parent)}
         props = self.space.properties(parent)
         last: Exception | None = None
-        start = len(self.space._cache)
+        start = self.space.computed
         for _ in range(self.retries):
-            left = None if self.new_budget is None else self.new_budget - (len(self.space._cache) - start)
+            left = None if self.new_budget is None else self.new_budget - (self.space.computed - start)
             if left is not None and left <= 0:
                 last = Unsatisfiable(f'{self.new_budget} new networks built and traced for this child')
                 break
