@@ -9,7 +9,10 @@ same subnets):
 * equal compute: the baseline ``spos2`` trains 2 uniform paths per step, RD-NAS a pair per step,
   same steps (``paths_trained`` is recorded to prove it); ``spos`` (1 path) is the cheaper reference.
 Variants are ``NAME`` or ``NAME:key=value,key=value`` overriding :class:`SupernetConfig` fields, e.g.
-``rdnas-flops:rank_weight=4`` or ``rdnas-flops:teacher=zc_ensemble`` (any proxy name).  Results are merged
+``rdnas-flops:rank_weight=4`` or ``rdnas-flops:teacher=zc_ensemble`` (any proxy name);
+``teacher_table=full`` reads the teacher from ``--teacher-table`` (scores of the full-size NB201 networks,
+e.g. ``nni-rank proxies --space nb201 --all`` output) instead of computing it at the supernet's size, and
+``--teachers NAME:full`` records that table's zero-shot Kendall.  Results are merged
 into ``--out`` under ``settings[--name]`` after every run, and runs already there are skipped (re-run the
 same command to resume).
 
@@ -37,10 +40,12 @@ DATA = os.environ.get('NNI_RANK_SHARED_DATA', '../shared/data')
 VARIANTS = {
     'spos': dict(method='spos'),
     'spos2': dict(method='spos', paths_per_step=2),
+    'spos4': dict(method='spos', paths_per_step=4),  # equal compute for RD-NAS with pairs_per_step=2
     'rdnas-flops': dict(method='rdnas', teacher='flops'),
     'rdnas-synflow': dict(method='rdnas', teacher='synflow'),
     'rdnas-naswot': dict(method='rdnas', teacher='naswot'),
     'rdnas-params': dict(method='rdnas', teacher='params'),
+    'rdnas-zc_ensemble': dict(method='rdnas', teacher='zc_ensemble'),
     'rdnas-flops-groups': dict(method='rdnas', teacher='flops', score_groups=4),
     'rdnas-flops-margin-loss': dict(method='rdnas', teacher='flops', rank_loss='margin', rank_margin=0.1),
     'rdnas-flops-linear': dict(method='rdnas', teacher='flops', rank_schedule='linear'),
@@ -94,13 +99,15 @@ def summarise(setting: dict) -> None:
         run['kendall_by_loss'] = _stats([r['quality']['by_loss']['kendall'] for r in per])
         if all('teacher' in r['quality'] for r in per):
             run['teacher_kendall'] = _stats([r['quality']['teacher']['kendall'] for r in per])
-    base = setting['variants'].get(BASELINE)
-    if base is None:
-        return
     for label, run in setting['variants'].items():
-        if label == BASELINE or len(run['seeds']) != len(base['seeds']):
+        if run['config'].get('method') != 'rdnas':
+            continue
+        base_label = equal_compute_baseline(run['config'])
+        base = setting['variants'].get(base_label)
+        if base is None or len(run['seeds']) != len(base['seeds']):
             continue
         b, r = base['kendall']['mean'], run['kendall']['mean']
+        run['baseline'] = base_label
         run['kendall_gain_over_spos'] = r - b
         run['kendall_gain_over_spos_relative_%'] = 100.0 * (r - b) / abs(b) if b else None
         run['kendall_by_loss_gain_over_spos'] = run['kendall_by_loss']['mean'] - base['kendall_by_loss']['mean']
@@ -108,16 +115,36 @@ def summarise(setting: dict) -> None:
             run['kendall_minus_teacher'] = r - run['teacher_kendall']['mean']
 
 
+def equal_compute_baseline(config: dict) -> str:
+    """The SPOS variant that trains as many paths per step as an RD-NAS config (2 per pair)."""
+    pairs = int(config.get('pairs_per_step', 1))
+    return BASELINE if pairs == 1 else f'spos{2 * pairs}'
+
+
 def teacher_quality(proxy: str, setting: dict, args, archs: list[str], truth: list[float]) -> dict:
-    """Zero-shot Kendall of one teacher proxy on the subnets (seed 0 minibatch and initialisation)."""
+    """Zero-shot Kendall of one teacher proxy on the subnets (seed 0 minibatch and initialisation);
+    ``NAME:full`` reads it from ``--teacher-table`` instead."""
     from nni_rank.data import single_minibatch
     from nni_rank.supernet import ProxyTeacher, load_data, rank_correlation
-    train, _, num_classes = load_data('cifar10', args.data_dir, setting['image_size'], setting.get('train_limit'))
-    teacher = ProxyTeacher(proxy, single_minibatch(train, 64, seed=0, num_classes=num_classes), num_classes,
-                           setting['channels'], setting['cells_per_stage'], device=args.device)
+    proxy, _, source = proxy.partition(':')
+    if source:
+        teacher = ProxyTeacher(proxy, table=full_table(args, source))
+    else:
+        train, _, num_classes = load_data('cifar10', args.data_dir, setting['image_size'], setting.get('train_limit'))
+        teacher = ProxyTeacher(proxy, single_minibatch(train, 64, seed=0, num_classes=num_classes), num_classes,
+                               setting['channels'], setting['cells_per_stage'], device=args.device)
     start = time.perf_counter()
     quality = rank_correlation([teacher.score(a) for a in archs], truth)
     return {**quality, 'seconds': time.perf_counter() - start}
+
+
+def full_table(args, value: str) -> str:
+    """``full`` -> the ``--teacher-table`` path."""
+    if value != 'full':
+        raise ValueError(f"teacher table option must be 'full' (the --teacher-table file), got {value!r}")
+    if not args.teacher_table:
+        raise ValueError("'full' teacher scores need --teacher-table PATH")
+    return args.teacher_table
 
 
 def one_run(job: dict) -> dict:
@@ -151,6 +178,7 @@ def main() -> None:
     p.add_argument('--save-dir', help='write each run\'s supernet checkpoint here (NAME_VARIANT_seedS.pt)')
     p.add_argument('--teachers', nargs='*', default=[],
                    help='also record these proxies\' zero-shot Kendall on the subnets (networks of the setting\'s size)')
+    p.add_argument('--teacher-table', help="proxy table for 'teacher_table=full' variants and 'NAME:full' teachers")
     p.add_argument('--out', default='bench/results/rdnas_cifar.json')
     args = p.parse_args()
 
@@ -184,6 +212,8 @@ def main() -> None:
     jobs = []
     for label, over in variants.items():
         run = record['variants'].setdefault(label, {'config': over, 'seeds': {}})
+        if 'teacher_table' in over:
+            run['teacher_table'] = full_table(args, over['teacher_table'])
         for seed in args.seeds:
             if str(seed) in run['seeds']:
                 continue
@@ -191,6 +221,8 @@ def main() -> None:
             if args.save_dir:
                 save = str(Path(args.save_dir) / f"{name}_{label.replace(':', '_').replace(',', '_')}_seed{seed}.pt")
             config = dict(dataset='cifar10', data_dir=args.data_dir, seed=seed, device=args.device, **train_keys, **over)
+            if 'teacher_table' in over:
+                config['teacher_table'] = run['teacher_table']
             jobs.append({'label': label, 'seed': seed, 'config': config, 'archs': archs, 'truth': truth, 'save': save,
                          'threads': args.threads})
 
@@ -224,7 +256,7 @@ def main() -> None:
         if 'kendall' in run:
             gain = run.get('kendall_gain_over_spos')
             print(f"{label:32s} Kendall {run['kendall']['mean']:+.3f} +- {run['kendall']['std']:.3f}"
-                  + (f"  gain over {BASELINE} {gain:+.3f}" if gain is not None else '')
+                  + (f"  gain over {run['baseline']} {gain:+.3f}" if gain is not None else '')
                   + (f"  teacher {run['teacher_kendall']['mean']:+.3f}" if 'teacher_kendall' in run else ''))
     print(f'written to {out_path}')
 

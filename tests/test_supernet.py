@@ -103,6 +103,28 @@ def test_teacher_scores_are_cached_signed_and_leave_training_rng_alone(digits):
     assert synflow.prefers(ALL_CONV, NB201Arch(('none',) * 6)) == 1
 
 
+def test_teacher_from_a_proxy_table_reads_full_size_scores(shared_data, tmp_path):
+    import csv
+    table = shared_data / 'nb201_zc_reference_cifar10.csv'
+    with open(table, newline='') as f:
+        rows = [r for _, r in zip(range(400), csv.DictReader(f))]
+    row = next(r for r in rows if 'none' not in r['arch_str'] and r['nwot'] not in ('', 'nan'))
+    teacher = ProxyTeacher('naswot', table=str(table))
+    assert teacher.score(row['arch_str']) == float(row['nwot'])
+    other = next(r for r in rows if 'none' not in r['arch_str'] and float(r['nwot']) != float(row['nwot']))
+    expected = 1 if float(row['nwot']) > float(other['nwot']) else -1
+    assert teacher.prefers(row['arch_str'], other['arch_str']) == expected
+    # a cell the table lacks scores NaN and its pairs are not ordered
+    small = tmp_path / 'one_row.csv'
+    small.write_text(f"arch_str,nwot\n{row['arch_str']},{row['nwot']}\n")
+    partial = ProxyTeacher('naswot', table=str(small))
+    assert math.isnan(partial.score(ALL_SKIP)) and partial.prefers(row['arch_str'], ALL_SKIP) == 0
+    with pytest.raises(ValueError, match='not a column'):
+        ProxyTeacher('synflow', table=str(small))
+    with pytest.raises(ValueError, match='not both'):
+        ProxyTeacher('naswot', store=True, table=str(small))
+
+
 def test_score_group_sampler_pairs_cells_from_different_teacher_quantiles():
     flops = ProxyTeacher('flops', input_size=8, channels=8, cells_per_stage=1)
     sampler = ScoreGroupSampler(flops.score, num_groups=3, pool_size=200, seed=0)
@@ -327,8 +349,10 @@ def test_bench_rdnas_cifar_tiny_writes_per_seed_kendall_and_gain(shared_data, tm
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / 'r.json'
+    table = str(shared_data / 'nb201_zc_reference_cifar10.csv')
     argv = ['x', '--preset', 'tiny', '--data-dir', str(shared_data), '--variants', 'spos2', 'rdnas-flops:rank_weight=4',
-            '--seeds', '0', '1', '--out', str(out), '--name', 'tiny', '--teachers', 'flops']
+            'rdnas-naswot:teacher_table=full', '--teacher-table', table,
+            '--seeds', '0', '1', '--out', str(out), '--name', 'tiny', '--teachers', 'flops', 'naswot:full']
     monkeypatch.setattr('sys.argv', argv)
     bench.main()
     setting = json.loads(out.read_text())['settings']['tiny']
@@ -340,6 +364,11 @@ def test_bench_rdnas_cifar_tiny_writes_per_seed_kendall_and_gain(shared_data, tm
     # FLOPs are analytic: the zero-shot teacher figure is the RD-NAS runs' teacher figure, for every seed
     assert rd['teacher_kendall']['values'] == [setting['teachers_zero_shot']['flops']['kendall']] * 2
     assert rd['kendall_gain_over_spos'] == pytest.approx(rd['kendall']['mean'] - spos['kendall']['mean'])
+    assert rd['baseline'] == 'spos2' and bench.equal_compute_baseline({'pairs_per_step': 2}) == 'spos4'
+    # a teacher read from a full-size table: the runs rank with the table's scores, the same for every seed
+    full = setting['variants']['rdnas-naswot:teacher_table=full']
+    assert full['teacher_table'] == table
+    assert full['teacher_kendall']['values'] == [setting['teachers_zero_shot']['naswot:full']['kendall']] * 2
     bench.main()  # every run is already there: nothing retrained
     assert json.loads(out.read_text())['settings']['tiny']['variants'] == setting['variants']
     with pytest.raises(ValueError, match='unknown variant'):

@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     g.add_argument('--teacher', default='naswot', help='zero-cost proxy used as teacher (naswot, synflow, flops, params, ...)')
     g.add_argument('--teacher-store', action='store_true',
                    help='take teacher scores from nni_rank.proxies.ProxyStore (full-size NB201 nets, on-disk cache)')
+    g.add_argument('--teacher-table', metavar='CSV',
+                   help="take teacher scores from a proxy table (arch_str + a column named as --teacher, e.g. the "
+                        "output of 'nni-rank proxies --space nb201 --all'): full-size scores at no cost")
     g.add_argument('--rank-weight', type=non_negative_float, default=2.0, help='maximum weight of the ranking loss')
     g.add_argument('--rank-schedule', default='sin', choices=['sin', 'linear', 'constant'])
     g.add_argument('--margin', type=non_negative_float, default=6.7, help='minimum group distance of a sampled pair')
@@ -87,7 +90,7 @@ def run_train(args) -> int:
             batch_size=args.batch_size, lr=args.lr, channels=args.channels, cells_per_stage=args.cells_per_stage,
             image_size=args.image_size, train_limit=args.train_limit, paths_per_step=args.paths_per_step,
             ops=OPS if args.include_none else TRAIN_OPS, teacher=args.teacher, teacher_store=args.teacher_store,
-            rank_weight=args.rank_weight,
+            teacher_table=args.teacher_table, rank_weight=args.rank_weight,
             rank_schedule=args.rank_schedule, margin=args.margin, score_groups=args.score_groups,
             rank_margin=args.rank_margin, rank_loss=args.rank_loss, pairs_per_step=args.pairs_per_step,
             device=args.device)

@@ -4,7 +4,9 @@
 other proxy of :mod:`nni_rank.proxies` (``synflow`` by default) is computed on a freshly initialised
 standalone network of the supernet's size, on one seeded minibatch, with torch's RNG forked so
 training randomness is untouched.  With ``store=True`` scores come from
-:class:`nni_rank.proxies.store.ProxyStore` instead (full-size NB201 networks, on-disk cache).
+:class:`nni_rank.proxies.store.ProxyStore` instead (full-size NB201 networks, on-disk cache); with
+``table=PATH`` from a proxy table (``arch_str`` plus one column per proxy, e.g. the output of
+``nni-rank proxies --space nb201 --all`` or NAS-Bench-Suite-Zero's CSV): full-size scores at no cost.
 Scores are signed so that higher always means "predicted better"; NaN means undefined.
 """
 from __future__ import annotations
@@ -34,20 +36,28 @@ class ProxyTeacher:
         Size of the scored networks (the supernet's).
     store
         Use :class:`~nni_rank.proxies.store.ProxyStore` (``store_options`` passed on) instead.
+    table
+        Read scores from this proxy table (:class:`~nni_rank.predictors.encoding.ProxyTable`) instead;
+        cells it lacks score NaN (their pairs get no ranking term).
     """
 
     def __init__(self, proxy: str = 'synflow', batch=None, num_classes: int = 10, channels: int = 16,
                  cells_per_stage: int = 1, seed: int = 0, device: str = 'cpu', store: bool = False,
-                 input_size: int = 32, **store_options):
+                 input_size: int = 32, table: str | None = None, **store_options):
         from ..proxies import PROXIES, resolve_names
         self.proxy = resolve_names([proxy])[0]
         self.sign = 1.0 if PROXIES[self.proxy].higher_is_better else -1.0
         self.batch, self.num_classes, self.channels = batch, num_classes, channels
         self.cells_per_stage, self.seed, self.device = cells_per_stage, seed, device
-        if batch is None and not store and PROXIES[self.proxy].data_dependent:
+        if store and table:
+            raise ValueError('give either store=True or table=PATH, not both')
+        if batch is None and not store and not table and PROXIES[self.proxy].data_dependent:
             raise ValueError(f'proxy {self.proxy!r} needs a minibatch (batch=(x, y))')
         self.input_size = int(batch[0].shape[-1]) if batch is not None else int(input_size)
-        self._store = None
+        self._store = self._table = None
+        if table:
+            from ..predictors.encoding import ProxyTable
+            self._table = ProxyTable(table, [self.proxy], exact=True)
         if store:
             from ..proxies.store import ProxyStore
             self._store = ProxyStore([self.proxy], seed=seed, **store_options)
@@ -62,6 +72,8 @@ class ProxyTeacher:
         return value
 
     def _compute(self, arch_str: str) -> float:
+        if self._table is not None:
+            return float(self._table.scores([arch_str])[0, 0])
         if self._store is not None:
             return float(self._store.scores([arch_str])[0, 0])
         from ..spaces.nb201_net import nb201_flops

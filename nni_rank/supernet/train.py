@@ -68,6 +68,7 @@ class SupernetConfig:
     teacher: str = 'naswot'  # best teacher on CIFAR-10 (bench/results/rdnas_cifar.json)
     teacher_batch_size: int = 64
     teacher_store: bool = False
+    teacher_table: str | None = None  # a proxy table (full-size scores) instead of computing the teacher
     rank_weight: float = 2.0
     rank_schedule: str = 'sin'
     margin: float = 6.7
@@ -182,7 +183,7 @@ class SupernetTrainer:
             from ..data import single_minibatch
             batch = single_minibatch(train, cfg.teacher_batch_size, seed=cfg.seed, num_classes=self.num_classes)
             store = {'store': True, 'data': cfg.data_dir if cfg.dataset == 'cifar10' else 'digits'} \
-                if cfg.teacher_store else {}
+                if cfg.teacher_store else {'table': cfg.teacher_table} if cfg.teacher_table else {}
             self.teacher = ProxyTeacher(cfg.teacher, batch, self.num_classes, cfg.channels, cfg.cells_per_stage,
                                         seed=cfg.seed, device=cfg.device, **store)
             if cfg.score_groups:
