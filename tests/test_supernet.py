@@ -269,7 +269,8 @@ def test_rdnas_nni_strategy_trains_a_nasbench201_supernet_one_epoch(digits):
         max_epochs=1, num_classes=10, accelerator='cpu', enable_progress_bar=False, logger=False,
         enable_checkpointing=False, enable_model_summary=False)
     space = NasBench201(stem_out_channels=8, num_modules_per_stack=1, num_labels=10)
-    strategy = RDNAS('flops', teacher_options=dict(channels=8, cells_per_stage=1, input_size=8), seed=0)
+    strategy = RDNAS('flops', teacher_options=dict(channels=8, cells_per_stage=1, input_size=8), seed=0,
+                     rank_loss='margin', rank_margin=0.1)
     exp = NasExperiment(space, evaluator, strategy)
     exp.run()
     exp.stop()  # NNI otherwise stops it at interpreter exit, logging to pytest's closed streams
@@ -280,8 +281,11 @@ def test_rdnas_nni_strategy_trains_a_nasbench201_supernet_one_epoch(digits):
     assert 'rank_loss' in module.trainer.callback_metrics
     a, b, d = module.sample_pair()
     assert d >= 6.7 and set(a) == set(b) == {f'cell/{i}_{j}' for i, j in ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))}
+    assert module.rank_loss == 'margin' and module.rank_margin == 0.1
     with pytest.raises(ValueError, match='rank_schedule'):
         RDNAS(rank_schedule='step')
+    with pytest.raises(ValueError, match='rank_loss'):
+        RDNAS(rank_loss='listwise')
 
 
 # ---------------------------------------------------------------- CIFAR-10 protocol (issue 15)

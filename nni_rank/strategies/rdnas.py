@@ -20,13 +20,12 @@ import random
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from nni.mutable import Sample
 from nni.nas.oneshot.pytorch.sampling import RandomSamplingLightningModule
 from nni.nas.strategy import RandomOneShot
 
 from ..supernet.sampler import group_distance
-from ..supernet.train import SCHEDULES, rank_weight_at
+from ..supernet.train import RANK_LOSSES, SCHEDULES, pair_rank_loss, rank_weight_at
 
 __all__ = ['RDNAS', 'RankDistillLightningModule', 'nb201_proxy_teacher']
 
@@ -51,10 +50,12 @@ class RankDistillLightningModule(RandomSamplingLightningModule):
     """SPOS Lightning module whose training step trains a margin-sampled pair with a ranking loss."""
 
     def __init__(self, training_module, teacher: Callable[[Sample], float], *, rank_weight: float = 2.0,
-                 rank_schedule: str = 'sin', margin: float = 6.7, exclude: Sequence[Any] = ('none',),
-                 seed: int = 0, max_tries: int = 100, filter=None):  # pylint: disable=redefined-builtin
+                 rank_schedule: str = 'sin', rank_loss: str = 'hinge', rank_margin: float = 0.0, margin: float = 6.7,
+                 exclude: Sequence[Any] = ('none',), seed: int = 0, max_tries: int = 100,
+                 filter=None):  # pylint: disable=redefined-builtin
         super().__init__(training_module, filter)
         self.teacher, self.rank_weight, self.rank_schedule = teacher, rank_weight, rank_schedule
+        self.rank_loss, self.rank_margin = rank_loss, rank_margin
         self.margin, self.exclude, self.max_tries = margin, tuple(exclude), max_tries
         self.rng = random.Random(seed)
         self._space: dict[str, list] | None = None
@@ -134,7 +135,7 @@ class RankDistillLightningModule(RandomSamplingLightningModule):
         rank = torch.zeros((), device=loss.device)
         if math.isfinite(sa) and math.isfinite(sb) and sa != sb:
             good, bad = (loss_a, loss_b) if sa > sb else (loss_b, loss_a)
-            rank = F.relu(good - bad.detach())
+            rank = pair_rank_loss(good, bad, self.rank_loss, self.rank_margin)
             loss = loss + rank_weight_at(self._progress(), self.rank_weight, self.rank_schedule) * rank
         self.log('rank_loss', rank.detach())
         self.log('pair_distance', float(dist))
@@ -153,6 +154,9 @@ class RDNAS(RandomOneShot):
         Keyword arguments of :func:`nb201_proxy_teacher` (network size the proxy is computed on).
     rank_weight, rank_schedule
         Maximum ranking-loss weight and its schedule over training (``sin``: ``w sin(0.8 pi t)``).
+    rank_loss, rank_margin
+        ``hinge`` (the paper: ``relu(loss_good - loss_bad.detach() + rank_margin)``) or ``margin`` (both
+        subnets move; see :func:`~nni_rank.supernet.train.pair_rank_loss`).
     margin
         Minimum group distance of a sampled pair (6.7 for NB201 cells).
     exclude
@@ -164,11 +168,14 @@ class RDNAS(RandomOneShot):
     """
 
     def __init__(self, teacher: str | Callable[[Sample], float] = 'flops', *, teacher_options: dict | None = None,
-                 rank_weight: float = 2.0, rank_schedule: str = 'sin', margin: float = 6.7,
-                 exclude: Sequence[Any] = ('none',), seed: int = 0, **kwargs):
+                 rank_weight: float = 2.0, rank_schedule: str = 'sin', rank_loss: str = 'hinge',
+                 rank_margin: float = 0.0, margin: float = 6.7, exclude: Sequence[Any] = ('none',), seed: int = 0,
+                 **kwargs):
         super().__init__(**kwargs)
         if rank_schedule not in SCHEDULES:
             raise ValueError(f'rank_schedule must be one of {SCHEDULES}, got {rank_schedule!r}')
+        if rank_loss not in RANK_LOSSES:
+            raise ValueError(f'rank_loss must be one of {RANK_LOSSES}, got {rank_loss!r}')
         if rank_weight < 0 or margin < 0:
             raise ValueError(f'rank_weight and margin must be >= 0, got {rank_weight}, {margin}')
         if isinstance(teacher, str):
@@ -177,9 +184,11 @@ class RDNAS(RandomOneShot):
             raise TypeError(f'teacher must be a proxy name or a callable(sample) -> float, got {type(teacher).__name__}')
         self.teacher = teacher
         self.rank_weight, self.rank_schedule, self.margin = rank_weight, rank_schedule, margin
+        self.rank_loss, self.rank_margin = rank_loss, rank_margin
         self.exclude, self.seed = tuple(exclude), seed
 
     def configure_oneshot_module(self, training_module) -> RankDistillLightningModule:
         return RankDistillLightningModule(training_module, self.teacher, rank_weight=self.rank_weight,
-                                          rank_schedule=self.rank_schedule, margin=self.margin,
+                                          rank_schedule=self.rank_schedule, rank_loss=self.rank_loss,
+                                          rank_margin=self.rank_margin, margin=self.margin,
                                           exclude=self.exclude, seed=self.seed, filter=self.filter)

@@ -37,7 +37,7 @@ from .nb201_supernet import NB201Supernet
 from .sampler import TRAIN_OPS, MarginSampler, ScoreGroupSampler, UniformSampler
 from .teacher import ProxyTeacher
 
-__all__ = ['SupernetConfig', 'SupernetTrainer', 'load_data', 'rank_weight_at', 'METHODS', 'CHECKPOINT_FORMAT']
+__all__ = ['SupernetConfig', 'SupernetTrainer', 'load_data', 'pair_rank_loss', 'rank_weight_at', 'METHODS', 'CHECKPOINT_FORMAT']
 
 METHODS = ('spos', 'rdnas')
 SCHEDULES = ('sin', 'linear', 'constant')
@@ -145,6 +145,14 @@ def load_data(dataset: str = 'digits', data_dir: str | None = None, image_size: 
     return train, test, len(train.classes)
 
 
+def pair_rank_loss(good: torch.Tensor, bad: torch.Tensor, kind: str = 'hinge', margin: float = 0.0) -> torch.Tensor:
+    """Ranking loss of a pair whose teacher-preferred subnet has loss ``good``: ``relu(good - bad + margin)``;
+    ``kind='hinge'`` (the paper) moves only the good subnet (``bad`` detached), ``'margin'`` both."""
+    if kind not in RANK_LOSSES:
+        raise ValueError(f'rank_loss must be one of {RANK_LOSSES}, got {kind!r}')
+    return F.relu(good - (bad.detach() if kind == 'hinge' else bad) + margin)
+
+
 def rank_weight_at(progress: float, weight: float, schedule: str = 'sin') -> float:
     """The ranking-loss weight lambda at training progress ``progress`` in [0, 1]."""
     progress = min(max(progress, 0.0), 1.0)
@@ -213,9 +221,7 @@ class SupernetTrainer:
             pref = self.teacher.prefers(a, b)
             if pref != 0:
                 good, bad = (loss_a, loss_b) if pref > 0 else (loss_b, loss_a)
-                if cfg.rank_loss == 'hinge':
-                    bad = bad.detach()
-                rank = F.relu(good - bad + cfg.rank_margin * dist / self.pair_sampler.max_distance)
+                rank = pair_rank_loss(good, bad, cfg.rank_loss, cfg.rank_margin * dist / self.pair_sampler.max_distance)
                 loss = loss + lam * rank
                 rank_sum += rank.item()
                 ranked += 1
