@@ -9,6 +9,7 @@ Passes (each run only when one of its proxies is requested):
    * one backward of the cross-entropy to the weights and layer outputs: ``grad_norm``, ``snip``,
      ``fisher`` (with ``create_graph`` when ``grasp`` is requested);
    * ``grasp``: one more backward of ``g . g_detached`` gives the Hessian-vector product ``H g``;
+   * ``zico`` (when named): one backward of the loss of each half of the batch, from the same forward;
    * one backward of the summed logits to the input: ``jacob_cov``'s Jacobian, and the liveness
      of each ReLU for ``naswot``/``das*`` (those therefore need it even when ``jacob_cov`` is not
      asked for).
@@ -46,12 +47,14 @@ from .gradient import OutputRecorder, fisher_score, grad_norm_score, grasp_score
 from .jacobian import jacob_cov_score
 from .registry import PROXIES, resolve_names
 from .vkdnw import vkdnw_score
+from .zico import zico_from_pass
 
 __all__ = ['compute_proxies', 'compute_proxy', 'nb201_network', 'score_nb201']
 
-_GRAD = {'grad_norm', 'snip', 'fisher', 'grasp'}
+_GRAD = {'grad_norm', 'snip', 'fisher', 'grasp', 'zico'}
+_FIRST_BACKWARD = _GRAD - {'zico'}  # from the one backward of the whole batch's loss
 _ACT = {'naswot', 'das_distinguish', 'das_units', 'das'}
-_LAYERWISE = {'grad_norm', 'snip', 'fisher', 'grasp', 'synflow'}
+_LAYERWISE = {'grad_norm', 'snip', 'fisher', 'grasp', 'synflow', 'zico'}
 
 
 def _check_model(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
@@ -309,30 +312,33 @@ def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
                 for n in want & _GRAD:
                     put(n, float('nan'), 'the loss does not depend on the scored weights')
             else:
-                fisher_acts = recorder.outputs if recorder is not None else []
-                targets = weights + fisher_acts
-                create = 'grasp' in want
-                grads = torch.autograd.grad(loss, targets, retain_graph=create or need_input_grad,
-                                            create_graph=create, allow_unused=True)
-                wgrads = list(grads[:len(weights)])
-                put('grad_norm', grad_norm_score(wgrads))
-                put('snip', snip_score(weights, wgrads))
-                if recorder is not None:
-                    put('fisher', fisher_score(fisher_acts, grads[len(weights):]))
-                    recorder.outputs = []
-                if create:
-                    z = None
-                    for g in wgrads:
-                        if g is not None and g.requires_grad:
-                            term = (g.detach() * g).sum()
-                            z = term if z is None else z + term
-                    if z is None:
-                        put('grasp', float('nan'), 'the loss gradient does not depend on the weights')
-                    else:
-                        hg = torch.autograd.grad(z, weights, retain_graph=need_input_grad, allow_unused=True)
-                        put('grasp', grasp_score(weights, hg))
-                    del z
-                del grads, wgrads
+                if 'zico' in want:  # per-part losses of the same forward, before the graph is freed
+                    put('zico', *zico_from_pass(logits, y, loss_fn, weights))
+                if want & _FIRST_BACKWARD:
+                    fisher_acts = recorder.outputs if recorder is not None else []
+                    targets = weights + fisher_acts
+                    create = 'grasp' in want
+                    grads = torch.autograd.grad(loss, targets, retain_graph=create or need_input_grad,
+                                                create_graph=create, allow_unused=True)
+                    wgrads = list(grads[:len(weights)])
+                    put('grad_norm', grad_norm_score(wgrads))
+                    put('snip', snip_score(weights, wgrads))
+                    if recorder is not None:
+                        put('fisher', fisher_score(fisher_acts, grads[len(weights):], recorder.fan_ins))
+                        recorder.outputs = []
+                    if create:
+                        z = None
+                        for g in wgrads:
+                            if g is not None and g.requires_grad:
+                                term = (g.detach() * g).sum()
+                                z = term if z is None else z + term
+                        if z is None:
+                            put('grasp', float('nan'), 'the loss gradient does not depend on the weights')
+                        else:
+                            hg = torch.autograd.grad(z, weights, retain_graph=need_input_grad, allow_unused=True)
+                            put('grasp', grasp_score(weights, hg))
+                        del z
+                    del grads, wgrads
 
         if need_input_grad:
             jac = None

@@ -7,7 +7,9 @@ weights ``W`` of Conv2d/Linear layers only (no biases, no BatchNorm parameters):
 * ``snip``      = sum of ``|W * dL/dW|``;
 * ``grasp``     = sum of ``-W * (H g)``, ``g = dL/dW``, ``H`` the Hessian of ``L`` in ``W`` (signed);
 * ``fisher``    = per output channel, ``0.5 * mean over images of (sum over space of a * dL/da)^2``
-  with ``a`` the layer's output, summed over channels and layers.
+  with ``a`` the layer's output, counted once per weight of the channel (times the channel's fan-in
+  ``C_in * k * k``, as the reference code broadcasts the channel value to its weights before summing),
+  summed over channels and layers.
 
 These functions take tensors from a pass that :func:`nni_rank.proxies.compute_proxies` runs once
 for all of them.
@@ -42,20 +44,23 @@ def fisher_layer(act: torch.Tensor, grad: torch.Tensor | None) -> torch.Tensor:
     return g_nk.pow(2).mean(0).mul(0.5)
 
 
-def fisher_score(acts: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | None]) -> float:
-    return float(sum(fisher_layer(a, g).sum().double() for a, g in zip(acts, grads)) or 0.0)
+def fisher_score(acts: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | None],
+                 fan_ins: Sequence[int]) -> float:
+    """Sum of the channel saliencies, each counted ``fan_in`` times (the weights of one output channel)."""
+    return float(sum(fisher_layer(a, g).sum().double() * n for a, g, n in zip(acts, grads, fan_ins)) or 0.0)
 
 
 class OutputRecorder:
-    """Forward hooks keeping the outputs of Conv2d/Linear layers (for ``fisher``)."""
+    """Forward hooks keeping the outputs of Conv2d/Linear layers and their fan-in (for ``fisher``)."""
 
     def __init__(self, layers):
         self.layers = list(layers)
         self.outputs: list[torch.Tensor] = []
+        self.fan_ins: list[int] = []
         self._handles = []
 
     def __enter__(self) -> 'OutputRecorder':
-        self.outputs = []
+        self.outputs, self.fan_ins = [], []
         self._handles = [m.register_forward_hook(self._hook) for m in self.layers]
         return self
 
@@ -67,3 +72,4 @@ class OutputRecorder:
     def _hook(self, module, inputs, output) -> None:
         if isinstance(output, torch.Tensor) and output.requires_grad:
             self.outputs.append(output)
+            self.fan_ins.append(module.weight.numel() // max(module.weight.shape[0], 1))

@@ -34,7 +34,8 @@ PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
               'sum of -W * (H g) over Conv2d/Linear weights, H the Hessian of the loss, g its gradient'),
     ProxyInfo('fisher', True, True, True, 'grad', 'fisher',
               'per output channel of each Conv2d/Linear: 0.5 * mean over the batch of '
-              '(sum over space of activation * dL/dactivation)^2, summed'),
+              '(sum over space of activation * dL/dactivation)^2, times the channel\'s weight count '
+              '(fan-in), summed (as the reference code sums it over weights)'),
     ProxyInfo('jacob_cov', True, False, True, 'activation', 'jacov',
               '-sum(log(l + 1e-5) + 1/(l + 1e-5)), l the eigenvalues of the correlation matrix of the '
               'per-image input Jacobians of the summed logits'),
@@ -64,6 +65,10 @@ PROXIES: dict[str, ProxyInfo] = {p.name: p for p in [
     ProxyInfo('vkdnw', True, False, True, 'fisher', None,
               'VKDNW: entropy of the normalised deciles of the eigenvalues of the Fisher information (model '
               'predictive distribution, no labels) of one weight per parameter tensor; slow (per-image Jacobians)',
+              by_name_only=True),
+    ProxyInfo('zico', True, True, True, 'grad', None,
+              'ZiCo: sum over Conv2d/Linear layers of log(sum over weights of mean |g| / std(g)), mean and std over '
+              'the gradients of the two halves of the minibatch (nni_rank.proxies.zico); computed when named',
               by_name_only=True),
     ProxyInfo('zc_ensemble', True, False, True, 'features', None,
               'label-free per-model combination of zero-cost components with fixed weights '
