@@ -37,18 +37,16 @@ import numpy as np
 warnings.filterwarnings('ignore')
 
 DATA = os.environ.get('NNI_RANK_SHARED_DATA', '../shared/data')
+PAPER_LOSS = dict(rank_loss='hinge', rank_margin=0.0)  # the paper's hinge; SupernetConfig's default is the margin loss
 VARIANTS = {
     'spos': dict(method='spos'),
     'spos2': dict(method='spos', paths_per_step=2),
     'spos4': dict(method='spos', paths_per_step=4),  # equal compute for RD-NAS with pairs_per_step=2
-    'rdnas-flops': dict(method='rdnas', teacher='flops'),
-    'rdnas-synflow': dict(method='rdnas', teacher='synflow'),
-    'rdnas-naswot': dict(method='rdnas', teacher='naswot'),
-    'rdnas-params': dict(method='rdnas', teacher='params'),
-    'rdnas-zc_ensemble': dict(method='rdnas', teacher='zc_ensemble'),
-    'rdnas-flops-groups': dict(method='rdnas', teacher='flops', score_groups=4),
-    'rdnas-flops-margin-loss': dict(method='rdnas', teacher='flops', rank_loss='margin', rank_margin=0.1),
-    'rdnas-flops-linear': dict(method='rdnas', teacher='flops', rank_schedule='linear'),
+    'rdnas-flops': dict(method='rdnas', teacher='flops', **PAPER_LOSS),
+    'rdnas-synflow': dict(method='rdnas', teacher='synflow', **PAPER_LOSS),
+    'rdnas-naswot': dict(method='rdnas', teacher='naswot', **PAPER_LOSS),
+    'rdnas-params': dict(method='rdnas', teacher='params', **PAPER_LOSS),
+    'rdnas-zc_ensemble': dict(method='rdnas', teacher='zc_ensemble', **PAPER_LOSS),
 }
 BASELINE = 'spos2'
 PRESETS = {
@@ -91,7 +89,10 @@ def _stats(values) -> dict:
 
 
 def summarise(setting: dict) -> None:
-    """Per-variant means / seed spread and the gain of every variant over the equal-compute SPOS."""
+    """Per-variant means / seed spread and the gain of every variant over the equal-compute SPOS
+    (variants without a finished run are dropped)."""
+    for label in [k for k, run in setting['variants'].items() if not run['seeds']]:
+        del setting['variants'][label]
     for run in setting['variants'].values():
         seeds = sorted(run['seeds'], key=int)
         per = [run['seeds'][s] for s in seeds]
@@ -211,24 +212,26 @@ def main() -> None:
         print(f"[{name}] teacher {proxy}: Kendall {record['teachers_zero_shot'][proxy]['kendall']:+.3f}", flush=True)
     jobs = []
     for label, over in variants.items():
-        run = record['variants'].setdefault(label, {'config': over, 'seeds': {}})
-        if 'teacher_table' in over:
-            run['teacher_table'] = full_table(args, over['teacher_table'])
+        done = record['variants'].get(label, {}).get('seeds', {})
+        table = full_table(args, over['teacher_table']) if 'teacher_table' in over else None
         for seed in args.seeds:
-            if str(seed) in run['seeds']:
+            if str(seed) in done:
                 continue
             save = None
             if args.save_dir:
                 save = str(Path(args.save_dir) / f"{name}_{label.replace(':', '_').replace(',', '_')}_seed{seed}.pt")
             config = dict(dataset='cifar10', data_dir=args.data_dir, seed=seed, device=args.device, **train_keys, **over)
-            if 'teacher_table' in over:
-                config['teacher_table'] = run['teacher_table']
+            if table:
+                config['teacher_table'] = table
             jobs.append({'label': label, 'seed': seed, 'config': config, 'archs': archs, 'truth': truth, 'save': save,
-                         'threads': args.threads})
+                         'threads': args.threads, 'override': over, 'teacher_table': table})
 
     def record_run(job: dict, entry: dict) -> None:
         label, seed, quality = job['label'], job['seed'], entry['quality']
-        record['variants'][label]['seeds'][str(seed)] = entry
+        run = record['variants'].setdefault(label, {'config': job['override'], 'seeds': {}})
+        if job['teacher_table']:
+            run['teacher_table'] = job['teacher_table']
+        run['seeds'][str(seed)] = entry
         teacher = f", teacher {quality['teacher']['kendall']:+.3f}" if 'teacher' in quality else ''
         print(f"[{name}] {label:32s} seed {seed}: Kendall {quality['by_accuracy']['kendall']:+.3f} "
               f"(by loss {quality['by_loss']['kendall']:+.3f}){teacher}; "
