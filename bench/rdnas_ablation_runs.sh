@@ -27,6 +27,6 @@ $B --variants rdnas-naswot:$M --seeds 0 1 2
 $B --variants rdnas-zc_ensemble:teacher_table=full,$M --teacher-table "$ZC_TABLE" --seeds 0 1 2
 $B --variants rdnas-flops:$M rdnas-synflow:$M rdnas-naswot:$M,rank_schedule=linear rdnas-naswot:$M,rank_weight=8 \
    --seeds 0 1 2
-# not run yet (next session): hinge with the linear schedule / weight 8, and two pairs per step against spos4
-# $B --variants rdnas-naswot:rank_schedule=linear rdnas-naswot:rank_weight=8 --seeds 0 1 2
-# $B --variants spos4 rdnas-naswot:pairs_per_step=2 --seeds 0 1 2
+# (two pairs per step against spos4: bench/rdnas_pairs_runs.sh, in parallel with this script)
+# strength beyond 8: does the student reach its teacher?
+$B --variants rdnas-naswot:$M,rank_weight=32 --seeds 0 1 2
