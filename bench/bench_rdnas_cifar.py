@@ -265,4 +265,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:  # a bad variant, option or path: one line, no traceback
+        raise SystemExit(f'bench_rdnas_cifar: {err}') from None

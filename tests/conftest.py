@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get('NNI_RANK_SHARED_DATA', REPO.parent / 'shared' / 'data'))
@@ -28,3 +29,14 @@ def nni_config_dir(tmp_path, monkeypatch):
     path = tmp_path / 'nni-config'
     monkeypatch.setenv('NNI_CONFIG_DIR', str(path))
     return path
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """One torch thread for a test module, as the project runs proxies and supernets (several OpenMP threads
+    spin-wait on a shared machine); the previous count is restored. Use with
+    ``pytestmark = pytest.mark.usefixtures('one_thread')``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -18,12 +18,7 @@ CELL = '|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_co
 NO_PATH = '|nor_conv_1x1~0|+|none~0|none~1|+|none~0|none~1|none~2|'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the project's rule; several OpenMP threads spin-wait on a shared machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -11,13 +11,7 @@ from nni_rank.proxies import compute_proxies, nb201_network
 from nni_rank.proxies.common import scored_layers
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread, as the proxies are timed and used (two threads fight over the shared cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -16,13 +16,7 @@ from nni_rank.proxies.common import scored_layers
 BEST = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread, as the proxies are timed and used (two threads fight over the shared cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -21,12 +21,7 @@ ALL_SKIP = NB201Arch(('skip_connect',) * 6)
 SMALL = dict(epochs=2, channels=8, train_limit=192, batch_size=64, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')
