@@ -26,7 +26,10 @@ def add_parser(sub) -> None:
     p.add_argument('--seeds', type=positive_int, default=10, help='seeds 0 .. N-1, the same for every strategy')
     p.add_argument('--budget', type=positive_int, default=200, help='queries (benchmark lookups) per run')
     p.add_argument('--cache-dir', help='zero-cost proxy cache folder, handed to the zc-* strategies (and to nar '
-                                       'when it uses proxies); e.g. bench/results/cache')
+                                       'when it uses proxies; alpha-nas keeps traced properties of a generic space '
+                                       'there); e.g. bench/results/cache')
+    p.add_argument('--restrict-to-table', action='store_true',
+                   help='search only the architectures of the table (a table covering part of your space)')
     p.add_argument('-o', '--option', action='append', default=[], metavar='STRATEGY:KEY=VALUE',
                    help='option for one strategy, repeatable (e.g. -o zc-rea:pool_size=500 -o nar:batch_size=8)')
     p.add_argument('--out', default='nni-rank-results/compare',
@@ -56,7 +59,7 @@ def run(args) -> int:
           f'{args.seeds} seeds x {args.budget} queries')
     comp = run_comparison(args.benchmark, strategies, range(args.seeds), args.budget, dataset=args.dataset,
                           metric=args.metric, space=args.space, options=parse_strategy_options(args.option),
-                          cache_dir=args.cache_dir, runs_dir=runs_dir)
+                          cache_dir=args.cache_dir, runs_dir=runs_dir, restrict_to_table=args.restrict_to_table)
     paths = write_report(comp, out)
     print()
     print(comp.markdown())

@@ -23,6 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument('--metric', help='benchmark metric reported as default (test accuracy when present)')
     p.add_argument('--budget', type=positive_int, help='number of queries (default 100 on a benchmark, 6 when training)')
     p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--restrict-to-table', action='store_true',
+                   help='search only the architectures of --benchmark (a table covering part of your space)')
     p.add_argument('-o', '--option', action='append', default=[], metavar='KEY=VALUE',
                    help='strategy option, repeatable (e.g. -o proxy=synflow -o pool_size=1000); '
                         'values are parsed as JSON when they can be, else kept as strings')
@@ -80,8 +82,13 @@ def run(args) -> int:
     print(f'searching {what} with {args.strategy}, budget {budget}, seed {args.seed}')
     start = time.perf_counter()
     result = run_benchmark_search(strategy, evaluator, budget, seed=args.seed, name=args.strategy,
-                                  model_space=model_space, progress=not args.benchmark and not args.quiet)
+                                  model_space=model_space, progress=not args.benchmark and not args.quiet,
+                                  restrict_to_table=args.restrict_to_table)
     best_arch, best_acc = result.best
+    failed = sum(v is None for _, v in result.history)
+    if failed and args.benchmark and not args.restrict_to_table:
+        print(f'{failed} of {len(result.history)} queries found no row in the table (architectures it does not hold); '
+              '--restrict-to-table searches only the table\'s architectures')
     if best_arch is None:
         print(f'no query succeeded in {len(result.history)} tries')
         return 1

@@ -75,10 +75,21 @@ def seed_everything(seed: int | None) -> None:
         pass
 
 
-def searched_space(evaluator: Evaluator, model_space=None) -> ExecutableModelSpace:
+def searched_space(evaluator: Evaluator, model_space=None, restrict_to_table: bool = False,
+                   seed: int | None = None) -> ExecutableModelSpace:
     """The executable space a strategy searches: a ``BenchmarkModelSpace`` for table lookups (NNI's
     ``BenchmarkEvaluator`` subclasses: sampling only, nothing built), else the user's space with ``evaluator``
-    (every query builds its model with ``freeze``). An ``ExecutableModelSpace`` is used as it is."""
+    (every query builds its model with ``freeze``). An ``ExecutableModelSpace`` is used as it is.
+    ``restrict_to_table``: only the rows of the evaluator's table are searched (see
+    :mod:`nni_rank.spaces.restricted`; ties of the projection drawn with ``seed``)."""
+    if restrict_to_table:
+        table, adapter = getattr(evaluator, 'table', None), getattr(evaluator, 'adapter', None)
+        if table is None or adapter is None or isinstance(model_space, ExecutableModelSpace):
+            raise ValueError('restrict_to_table needs the project\'s BenchmarkEvaluator of a table of the space '
+                             '(and the ModelSpace itself, not an executable space)')
+        from ..spaces.restricted import restrict_to_table as restrict
+        return restrict(model_space, evaluator, table, adapter_for(model_space) if model_space is not None else adapter,
+                        seed=seed)
     if isinstance(model_space, ExecutableModelSpace):
         return model_space
     if isinstance(evaluator, NniBenchmarkEvaluator):
@@ -91,14 +102,15 @@ def searched_space(evaluator: Evaluator, model_space=None) -> ExecutableModelSpa
 
 def run_benchmark_search(strategy: Strategy, evaluator: Evaluator, budget: int, *,
                          seed: int | None = None, name: str | None = None, model_space=None,
-                         quiet: bool = True, progress: bool = False) -> SearchResult:
+                         quiet: bool = True, progress: bool = False, restrict_to_table: bool = False) -> SearchResult:
     """Run ``strategy`` for ``budget`` queries of ``evaluator`` (NNI's sequential engine) and return them.
 
     ``evaluator`` is a table lookup (the project's :class:`~nni_rank.evaluators.BenchmarkEvaluator`, NNI's
     benchmark evaluators), with ``model_space`` optional (e.g. ``NasBench201()``; else the evaluator's own
     space), or any other NNI evaluator (``FunctionalEvaluator``, the project's training and zero-cost
     evaluators) with ``model_space`` required. Every model the strategy submits is one query, named in the
-    history by the space's adapter.
+    history by the space's adapter. ``restrict_to_table``: search only the architectures of the evaluator's
+    table (a user's table covering part of their space); every query is then a distinct row.
     """
     if budget < 1:
         raise ValueError(f'budget must be a positive number of queries, got {budget}')
@@ -108,7 +120,7 @@ def run_benchmark_search(strategy: Strategy, evaluator: Evaluator, budget: int, 
     if quiet:
         nni_logger.setLevel(logging.WARNING)
     try:
-        space = searched_space(evaluator, model_space)
+        space = searched_space(evaluator, model_space, restrict_to_table, seed)
         describe = getattr(evaluator, 'describe', None) or adapter_for(space).describe
     except BaseException:
         nni_logger.setLevel(level)
@@ -126,11 +138,14 @@ def run_benchmark_search(strategy: Strategy, evaluator: Evaluator, budget: int, 
         metric = event.model.metric
         metric = None if metric is None or metric != metric else float(metric)  # failed or NaN
         result.history.append((describe(event.model.sample), metric))
+        if claim is not None:
+            claim(event.model.sample)
         if bar is not None:
             bar.update(1)
             if metric is not None:
                 bar.set_postfix(best=f'{result.best[1]:.2f}')
 
+    claim = getattr(space, 'claim', None)
     engine.register_model_event_callback(ModelEventType.TrainingEnd, on_end)
     start = time.perf_counter()
     try:

@@ -133,10 +133,10 @@ def _accepts(factory: Callable, key: str) -> bool:
 
 
 def strategy_options(name: str, options: dict[str, dict[str, Any]], cache_dir: str | None) -> dict[str, Any]:
-    """Options for strategy ``name``: ``options[name]``, plus ``cache_dir`` for the zero-cost ones."""
+    """Options for strategy ``name``: ``options[name]``, plus ``cache_dir`` for the zero-cost ones and alpha-nas."""
     from ..strategies import STRATEGIES
     opts = dict(options.get(name, {}))
-    if cache_dir is not None and name.startswith('zc-') and 'cache_dir' not in opts:
+    if cache_dir is not None and (name.startswith('zc-') or name == 'alpha-nas') and 'cache_dir' not in opts:
         opts['cache_dir'] = cache_dir
     if cache_dir is not None and name == 'nar' and opts.get('proxies') and 'proxy_cache' not in opts:
         opts['proxy_cache'] = cache_dir
@@ -149,7 +149,7 @@ def strategy_options(name: str, options: dict[str, dict[str, Any]], cache_dir: s
 def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], budget: int, *,
                    dataset: str = 'cifar10', metric: str | None = None, space: Any = 'nb201',
                    options: dict[str, dict[str, Any]] | None = None, cache_dir: str | None = None,
-                   runs_dir: str | Path | None = None,
+                   runs_dir: str | Path | None = None, restrict_to_table: bool = False,
                    log: Callable[[str], None] | None = print) -> Comparison:
     """Run every strategy for every seed (seed ``s`` seeds the strategy and the run) on the same table.
 
@@ -158,7 +158,9 @@ def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], b
     ``options`` maps a strategy name to its keyword options; ``cache_dir`` is the zero-cost proxy
     cache handed to the zero-cost strategies. With ``runs_dir`` every finished run is written there at
     once (``STRATEGY-seedN.json``), and a run already there with the same settings is read back instead
-    of run again: an interrupted comparison resumes where it stopped.
+    of run again: an interrupted comparison resumes where it stopped. ``restrict_to_table``: every strategy
+    searches the table's architectures only (:mod:`nni_rank.spaces.restricted`), for a table covering part of
+    a user's space.
     """
     from ..evaluators import BenchmarkEvaluator
     from ..runtime import progress
@@ -200,6 +202,8 @@ def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], b
             settings = {'benchmark': comp.benchmark, 'dataset': dataset, 'metric': comp.metric,
                         'space': space if isinstance(space, str) else f'{adapter.name}:{adapter.fingerprint()}',
                         'budget': budget, 'strategy': name, 'options': per_strategy[name]}
+            if restrict_to_table:
+                settings['restrict_to_table'] = True
             start, reused = time.perf_counter(), 0
             for seed in seeds:
                 bar.set_postfix_str(f'{name} seed {seed}')
@@ -207,7 +211,8 @@ def run_comparison(benchmark, strategies: Sequence[str], seeds: Sequence[int], b
                 if result is None:
                     with _nni_logs_quiet():  # NNI's tuners log their seed at construction
                         strategy = make_strategy(name, seed=seed, **per_strategy[name])
-                    result = run_benchmark_search(strategy, evaluator, budget, seed=seed, name=name, **networks)
+                    result = run_benchmark_search(strategy, evaluator, budget, seed=seed, name=name,
+                                                  restrict_to_table=restrict_to_table, **networks)
                     if store:
                         store.save(result, settings)
                 else:

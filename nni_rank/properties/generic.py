@@ -15,6 +15,11 @@ raises :class:`~nni_rank.properties.synthesis.Unsatisfiable` when nothing within
 """
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -23,6 +28,21 @@ from .synthesis import Unsatisfiable
 from .traced import traced_properties
 
 _SHARED: dict[tuple, 'SpaceProperties'] = {}
+
+
+def _read_cache(path: Path) -> dict[str, dict[str, Any] | None]:
+    """Properties saved by :meth:`SpaceProperties._store` (a torn last line is skipped)."""
+    cache = {}
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        props = entry['properties']
+        if props is not None:
+            props['shape'] = tuple(props['shape'])
+        cache[entry['sample']] = props
+    return cache
 
 __all__ = ['SpaceProperties', 'LOWER_BOUND_FIELDS', 'MATCH_FIELDS', 'satisfies_target', 'violation']
 
@@ -57,7 +77,8 @@ def _distance(props: Mapping[str, Any], target: Mapping[str, Any]) -> int:
 class SpaceProperties:
     """Properties of the samples of one space (cached per sample) and synthesis over its choices."""
 
-    def __init__(self, adapter, example_input=None, seed: int = 0, choices: Mapping[str, list] | None = None):
+    def __init__(self, adapter, example_input=None, seed: int = 0, choices: Mapping[str, list] | None = None,
+                 cache_file: str | os.PathLike | None = None):
         import torch
         from ..spaces.adapter import encode_sample
         self.adapter = adapter
@@ -68,20 +89,32 @@ class SpaceProperties:
         self.example_input = torch.zeros(1, 3, 32, 32) if example_input is None else example_input
         self.seed = seed
         self._encode = encode_sample
-        self._cache: dict[str, dict[str, Any]] = {}
+        self._cache: dict[str, dict[str, Any] | None] = {}
+        #: JSON-lines file the computed properties are appended to and read back from (None: memory only)
+        self.cache_file = None if cache_file is None else Path(cache_file)
+        if self.cache_file is not None and self.cache_file.is_file():
+            self._cache.update(_read_cache(self.cache_file))
 
     @classmethod
-    def shared(cls, adapter, example_input=None) -> 'SpaceProperties':
+    def shared(cls, adapter, example_input=None, cache_dir: str | os.PathLike | None = None) -> 'SpaceProperties':
         """The process-wide properties of this space (one cache for every search and seed in the process:
-        properties do not depend on the weights, only on the architecture and the input shape)."""
+        properties do not depend on the weights, only on the architecture and the input shape); with
+        ``cache_dir`` also kept on disk (``alpha-properties-<space>-<build>.jsonl``) for later processes."""
         shape = None if example_input is None else tuple(example_input.shape)
         net = adapter.network_space
         built_by = (f'{type(net).__module__}.{type(net).__qualname__}', repr(getattr(net, 'trace_args', None)),
                     repr(getattr(net, 'trace_kwargs', None)))
-        key = (type(adapter).__name__, *built_by, adapter.fingerprint(), shape)
+        key = (*built_by, adapter.fingerprint(), shape, None if cache_dir is None else str(cache_dir))
         space = _SHARED.get(key)
         if space is None:
-            space = _SHARED[key] = cls(adapter, example_input)
+            cache_file = None
+            if cache_dir is not None:
+                build = hashlib.sha1(repr((built_by, shape)).encode()).hexdigest()[:12]
+                cache_file = Path(cache_dir) / f'alpha-properties-{adapter.fingerprint()}-{build}.jsonl'
+            space = _SHARED[key] = cls(adapter, example_input, cache_file=cache_file)
+        if space.adapter is not adapter:  # the same cache, seen through this search's adapter (its open rows)
+            space = copy.copy(space)
+            space.adapter = adapter
         return space
 
     def key(self, sample: Mapping[str, Any]) -> str:
@@ -95,20 +128,33 @@ class SpaceProperties:
     def size(self) -> int:
         return int(np.prod([len(v) for v in self.choices.values()], dtype=float))
 
-    def properties(self, sample: Mapping[str, Any]) -> dict[str, Any]:
-        """Depth, mixing, reachability, output shape and params/FLOPs buckets of ``sample``'s network."""
+    def properties(self, sample: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Depth, mixing, reachability, output shape and params/FLOPs buckets of ``sample``'s network; None
+        when the space's constraints reject the sample (no network to build)."""
         key = self.key(sample)
         if key not in self._cache:
             import torch
-            net = self.adapter.network(sample, seed=self.seed).eval()
+            from nni.mutable import SampleValidationError
+            try:
+                net = self.adapter.network(sample, seed=self.seed).eval()
+            except SampleValidationError:
+                self._store(key, None)
+                return None
             p = traced_properties(net, self.example_input)
             with torch.no_grad():
                 out = net(self.example_input)
-            self._cache[key] = {'reachable': p.reachable, 'depth_max': p.depth_max, 'depth_min': p.depth_min,
-                                'spatial': p.spatial, 'channel': p.channel, 'shape': tuple(out.shape),
-                                'params_bucket': p.params_bucket, 'flops_bucket': p.flops_bucket,
-                                'params': p.params, 'flops': p.flops}
+            self._store(key, {'reachable': p.reachable, 'depth_max': p.depth_max, 'depth_min': p.depth_min,
+                              'spatial': p.spatial, 'channel': p.channel, 'shape': tuple(out.shape),
+                              'params_bucket': p.params_bucket, 'flops_bucket': p.flops_bucket,
+                              'params': p.params, 'flops': p.flops})
         return self._cache[key]
+
+    def _store(self, key: str, props: dict[str, Any] | None) -> None:
+        self._cache[key] = props
+        if self.cache_file is not None:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.cache_file, 'a') as f:  # one line per sample: an interrupted write loses one line
+                f.write(json.dumps({'sample': key, 'properties': props}) + '\n')
 
     def neighbours(self, sample: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every sample that differs from ``sample`` in exactly one label."""
@@ -132,10 +178,14 @@ class SpaceProperties:
         start = {label: start[label] for label in self.labels}
         k = len(self.labels) if max_changes is None else min(int(max_changes), len(self.labels))
         excluded = set(exclude)
+        rows = self.adapter.open_rows()
+        if rows is not None:
+            return self._synthesize_among(rows, target, start, k, excluded, rng)
         cached = self.computed
         seen = {self.key(start)}
         frontier, evaluated = [start], 1
-        if self.key(start) not in excluded and satisfies_target(self.properties(start), target):
+        start_props = self.properties(start)
+        if self.key(start) not in excluded and start_props is not None and satisfies_target(start_props, target):
             return start, 0
         for d in range(1, k + 1):
             level = []
@@ -153,6 +203,8 @@ class SpaceProperties:
                 if max_new is not None and self.computed - cached >= max_new and self.key(level[i]) not in self._cache:
                     break
                 props = self.properties(level[i])
+                if props is None:  # rejected by the space's constraints
+                    continue
                 scored.append((violation(props, target), _distance(props, target), level[i]))
                 if scored[-1][0] == 0 and self.key(level[i]) not in excluded:
                     found.append(scored[-1])
@@ -170,3 +222,17 @@ class SpaceProperties:
         constrained = {f: v for f, v in target.items() if v is not None and f not in ('params', 'flops')}
         raise Unsatisfiable(f'no sample within {k} label changes of {self.key(start)} (searched {evaluated}, '
                             f'beam {beam}) satisfies {constrained}')
+
+    def _synthesize_among(self, rows, target, start, k: int, excluded: set, rng) -> tuple[dict[str, Any], int]:
+        """:meth:`synthesize` over the rows of a table (a restricted search): nearest satisfying row first."""
+        changes = [sum(row[label] != start[label] for label in self.labels) for row in rows]
+        for d in sorted(set(c for c in changes if c <= k)):
+            level = [rows[i] for i in rng.permutation(len(rows)) if changes[i] == d and self.key(rows[i]) not in excluded]
+            found = [(_distance(p, target), row) for row in level
+                     for p in [self.properties(row)] if p is not None and violation(p, target) == 0]
+            if found:
+                best = min(f[0] for f in found)
+                return next(row for dist, row in found if dist == best), d
+        constrained = {f: v for f, v in target.items() if v is not None and f not in ('params', 'flops')}
+        raise Unsatisfiable(f'no open row of the table within {k} label changes of {self.key(start)} satisfies '
+                            f'{constrained}')

@@ -49,18 +49,17 @@ def synflow_score(model: nn.Module, input_shape: Sequence[int], device: str | to
     """Synflow of ``model`` for inputs of per-sample shape ``input_shape`` (e.g. ``(3, 32, 32)``)."""
     layers = scored_layers(model)
     weight_ids = {id(m.weight) for m in layers}
-    state = {}
-    weights = []
+    state, by_id = {}, {}  # a tensor shared by several modules is one tensor under each of its names
     for name, p in model.named_parameters(remove_duplicate=False):
-        t = p.detach().to(device=device, dtype=torch.float64).abs()
-        if id(p) in weight_ids:
-            t.requires_grad_(True)
-        state[name] = t
+        if id(p) not in by_id:
+            by_id[id(p)] = p.detach().to(device=device, dtype=torch.float64).abs()
+            if id(p) in weight_ids:
+                by_id[id(p)].requires_grad_(True)
+        state[name] = by_id[id(p)]
     for name, b in model.named_buffers(remove_duplicate=False):
-        state[name] = b.detach().to(device=device, dtype=torch.float64).abs() if b.is_floating_point() else b
-    by_id = {}
-    for name, p in model.named_parameters(remove_duplicate=False):
-        by_id.setdefault(id(p), state[name])
+        if id(b) not in by_id:
+            by_id[id(b)] = b.detach().to(device=device, dtype=torch.float64).abs() if b.is_floating_point() else b
+        state[name] = by_id[id(b)]
     weights = [by_id[id(m.weight)] for m in layers]
     x = torch.ones((1, *input_shape), dtype=torch.float64, device=device)
     modes = {m: m.training for m in model.modules()}

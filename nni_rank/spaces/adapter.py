@@ -59,6 +59,8 @@ def adapter_for(space: Any) -> 'SpaceAdapter':
     """
     if isinstance(space, SpaceAdapter):
         return space
+    if isinstance(getattr(space, 'space_adapter', None), SpaceAdapter):  # a space that carries its own (restricted)
+        return space.space_adapter
     from . import nb101_adapter, nb201_adapter  # noqa: F401  (they register themselves)
     if isinstance(space, str):
         for cls in reversed(_REGISTRY):
@@ -227,6 +229,16 @@ class SpaceAdapter:
         """The sample scored in place of ``sample`` for ``params``/``flops`` (which count every layer, dead
         ones too): one with the same counts. Default: itself."""
         return dict(sample)
+
+    def project(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The sample a search evaluates for a proposal: itself, unless the search is restricted to a table
+        (:func:`~nni_rank.spaces.restricted.restrict_to_table`), where it is the nearest row not queried yet."""
+        return dict(sample)
+
+    def open_rows(self) -> list[dict[str, Any]] | None:
+        """The samples a search restricted to a table may still propose (rows not queried yet); None when the
+        search is not restricted (every sample of the space)."""
+        return None
 
     def arch(self, sample: Mapping[str, Any]) -> Hashable:
         """Key of the sample in a benchmark table of this space."""

@@ -33,6 +33,7 @@ from nni.nas.strategy import Strategy
 from ..properties.nb201 import NB201Properties, property_table
 from ..properties.synthesis import Unsatisfiable, synthesize
 from ..spaces.nb201 import EDGE_LABELS, NNI_OPS, OPS, NB201Arch
+from ..spaces.restricted import TableExhausted
 
 __all__ = ['AlphaNas', 'PropertyGuidedEvolution', 'PropertyMutator', 'SearchExhausted', 'alpha_nas', 'nb201_labels']
 
@@ -254,11 +255,16 @@ class AlphaNas(Strategy):
         ``'random'``: uniform cells, as NNI's evolution.
     seed
         Seeds sampling, mutation and synthesis tie-breaks.
+    cache_dir
+        Folder keeping the traced properties of a generic space's samples on disk (later runs and processes
+        trace nothing twice); unused on NAS-Bench-201, whose property table is computed in memory.
     """
 
     def __init__(self, population_size: int = 20, sample_size: int = 5, max_changes: int | None = None,
-                 fields: tuple[str, ...] | None = None, init: str = 'abstract', seed: int | None = None):
+                 fields: tuple[str, ...] | None = None, init: str = 'abstract', seed: int | None = None,
+                 cache_dir: str | None = None):
         super().__init__()
+        self.cache_dir = cache_dir
         self.search = PropertyGuidedEvolution(population_size, sample_size, max_changes, fields, init=init, seed=seed)
         self._options = dict(population_size=population_size, sample_size=sample_size, max_changes=max_changes,
                              fields=fields, seed=seed)
@@ -277,7 +283,7 @@ class AlphaNas(Strategy):
             self._labels = nb201_labels(simplified)
             self._values = {edge: list(simplified[label].values) for edge, label in self._labels.items()}
         except ValueError as err:
-            self.search = _generic_search(model_space, err, self._options)
+            self.search = _generic_search(model_space, err, self._options, self.cache_dir)
             self._generic = True
         engine.register_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
         return model_space
@@ -296,10 +302,10 @@ class AlphaNas(Strategy):
         while self.wait_for_resource():
             try:
                 arch = self.search.propose()
-            except SearchExhausted as err:
+                model = self.model_space.freeze(arch if self._generic else self._sample(arch))
+            except (SearchExhausted, TableExhausted) as err:
                 _logger.info('%s; stopping.', err)
                 break
-            model = self.model_space.freeze(arch if self._generic else self._sample(arch))
             self._running.append(model)
             self.engine.submit_models(model)
         self.engine.wait_models()
@@ -324,7 +330,8 @@ class AlphaNas(Strategy):
         self.search.load_state_dict(state_dict)
 
 
-def _generic_search(model_space: ExecutableModelSpace, nb201_error: ValueError, options: dict):
+def _generic_search(model_space: ExecutableModelSpace, nb201_error: ValueError, options: dict,
+                    cache_dir: str | None = None):
     """The search over any space with categorical choices whose networks build and trace (else one line)."""
     from ..properties.generic import SpaceProperties
     from ..spaces.adapter import adapter_for
@@ -333,7 +340,7 @@ def _generic_search(model_space: ExecutableModelSpace, nb201_error: ValueError, 
     try:
         if adapter.network_space is None:
             raise ValueError('the space has no network to build (a bare benchmark space)')
-        space = SpaceProperties.shared(adapter)
+        space = SpaceProperties.shared(adapter, cache_dir=cache_dir)
         space.properties({label: values[0] for label, values in space.choices.items()})
     except Exception as err:  # noqa: BLE001 - the reason is reported in one line
         raise ValueError(f'{nb201_error}; nor can it search the space generically: {err}') from None

@@ -98,6 +98,11 @@ class SampleEvolution:
         self.proposed: set[str] = set()
 
     def _random(self) -> dict[str, Any]:
+        rows = self.space.adapter.open_rows()
+        if rows is not None:  # a search restricted to a table: an open row
+            rows = [r for r in rows if self.space.key(r) not in self.proposed]
+            if rows:
+                return rows[self.rng.randint(len(rows))]
         for _ in range(1000):
             sample = {label: values[self.rng.randint(len(values))] for label, values in self.space.choices.items()}
             if self.space.key(sample) not in self.proposed:

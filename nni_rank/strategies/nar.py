@@ -57,10 +57,9 @@ def make_adapter(space: Any, fast_path: bool = True, paths: bool = True) -> Any:
 
     ``paths`` keeps the path features of the NB201 encoding (see :class:`~nni_rank.predictors.NB201Encoder`).
     """
-    simplified = dict(space) if isinstance(space, Mapping) else space.simplify()
     if not fast_path:
-        return SampleCandidates(simplified)
-    return adapter_for(simplified).candidates(paths=paths)
+        return SampleCandidates(dict(space) if isinstance(space, Mapping) else space.simplify())
+    return adapter_for(space).candidates(paths=paths)
 
 
 # ---------------------------------------------------------------------------------------------- ask/tell core
@@ -357,17 +356,21 @@ class NARStrategy(Strategy):
 
     def _run(self) -> None:
         from nni.mutable import SampleValidationError
+        from ..spaces.restricted import TableExhausted
         assert self.search is not None
         while self.wait_for_resource():
             if self.stop_at is not None and any(v >= self.stop_at for _, v in self.search.history):
                 _logger.info('NAR reached the target metric %s; stopping.', self.stop_at)
                 break
-            cand = self.search.ask()
-            if cand is None:
-                _logger.warning('NAR found no new architecture to evaluate; stopping.')
-                break
             try:
+                cand = self.search.ask()
+                if cand is None:
+                    _logger.warning('NAR found no new architecture to evaluate; stopping.')
+                    break
                 model = self.model_space.freeze(self.search.adapter.to_sample(cand))
+            except TableExhausted as err:
+                _logger.info('%s; stopping.', err)
+                break
             except SampleValidationError as err:
                 _logger.debug('invalid sample skipped: %s', err)
                 self.search.tell(cand, None)

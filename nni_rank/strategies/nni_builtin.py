@@ -15,12 +15,21 @@ from nni.nas.strategy import Random, RegularizedEvolution
 from nni.nas.strategy.hpo import HPOTunerStrategy
 from nni.typehint import SearchSpace
 
+from ..spaces.restricted import TableExhausted
+
 
 class TunerStrategy(HPOTunerStrategy):
     """An NNI HPO tuner as a NAS strategy (NNI's ``HPOTunerStrategy``) that only waits when no worker is idle."""
 
     def _run(self) -> None:
-        space = {label: m.as_legacy_dict() for label, m in self.model_space.simplify().items()}
+        space = {}
+        for label, mutable in self.model_space.simplify().items():
+            try:
+                space[label] = mutable.as_legacy_dict()
+            except NotImplementedError:
+                raise ValueError(f'{type(self.tuner).__name__} cannot search label {label!r}: a '
+                                 f'{type(mutable).__name__}, not in the HPO search-space format NNI\'s tuners take '
+                                 '(single choices, ranges); use rea, random or a project strategy') from None
         with self._thread_lock:
             self.tuner.update_search_space(cast(SearchSpace, space))
         while self.engine.budget_available():
@@ -32,7 +41,10 @@ class TunerStrategy(HPOTunerStrategy):
                     param = self.tuner.generate_parameters(self._model_count)
                 except nni.NoMoreTrialError:
                     break
-                model = self.model_space.freeze(param)
+                try:
+                    model = self.model_space.freeze(param)
+                except TableExhausted:
+                    break
                 self._model_to_id[model] = self._model_count
                 self._model_count += 1
             self.engine.submit_models(model)

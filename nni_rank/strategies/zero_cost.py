@@ -195,15 +195,19 @@ class ZeroCostEvolution(RegularizedEvolution):
         return model
 
     def neighbours(self, parent: Sample) -> list[Sample]:
-        """Every valid one-edit child of ``parent`` not evaluated yet."""
-        children = []
+        """Every valid one-edit child of ``parent`` not evaluated yet (in a search restricted to a table, the
+        rows nearest to those children)."""
+        project = adapter_for(self.model_space).project
+        children, keys = [], set(self._seen)
         for label, choice in self._choices.items():
             for value in choice.values:
                 if value == parent[label]:
                     continue
                 child = copy.copy(parent)
                 child[label] = value
-                if _key(child) not in self._seen:
+                child = project(child)
+                if _key(child) not in keys:
+                    keys.add(_key(child))
                     children.append(child)
         return children
 

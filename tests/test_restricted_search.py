@@ -1,0 +1,137 @@
+"""Searches restricted to a table that covers part of a user's space: NAS-Bench-101 as a plain user space."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'examples'))
+
+from nni.mutable.exception import ConstraintViolation  # noqa: E402
+
+from nni_rank.evaluators import BenchmarkEvaluator  # noqa: E402
+from nni_rank.experiment import run_benchmark_search  # noqa: E402
+from nni_rank.spaces.adapter import adapter_for  # noqa: E402
+from nni_rank.spaces.restricted import TableRestriction  # noqa: E402
+from nni_rank.strategies import STRATEGIES, make_strategy  # noqa: E402
+
+pytestmark = [pytest.mark.usefixtures('one_thread'), pytest.mark.filterwarnings('ignore::RuntimeWarning')]
+
+ROWS = 60
+
+
+@pytest.fixture(scope='module')
+def nb101_user(shared_data, tmp_path_factory):
+    """The user NB101 space (narrow stem: cheap networks) and its table of the first ROWS shared rows."""
+    import user_nb101_space
+    full = tmp_path_factory.mktemp('nb101') / 'full.csv'
+    user_nb101_space.write_user_table(str(shared_data / 'nb101_500_valid_accuracy.csv'), str(full))
+    lines = full.read_text().splitlines()
+    table = full.with_name('part.csv')
+    table.write_text('\n'.join(lines[:ROWS + 1]) + '\n')
+    space = user_nb101_space.UserNB101Space(stem_channels=16)
+    with open(table, newline='') as f:
+        rows = {json.dumps({k: v for k, v in r.items() if k not in ('val_accuracy', 'flops', 'params')}, sort_keys=True):
+                float(r['val_accuracy']) for r in csv.DictReader(f)}
+    return space, table, rows
+
+
+def _key(sample) -> str:
+    return json.dumps({k: str(v) for k, v in sample.items()}, sort_keys=True)
+
+
+def test_user_nb101_space_is_generic_and_builds_the_table_networks(nb101_user, shared_data):
+    import user_nb101_space
+    space, table, _ = nb101_user
+    adapter = adapter_for(space)
+    assert adapter.name == 'generic' and len(adapter.labels) == 26
+    with open(shared_data / 'nb101_500_valid_accuracy.csv', newline='') as f:
+        row = next(csv.DictReader(f))
+    sample = user_nb101_space.row_to_sample(row['adjacency_7x7_rowmajor'], row['ops'])
+    full = user_nb101_space.UserNB101Space()  # the official width: parameters as the benchmark counts them
+    params = sum(p.numel() for p in adapter_for(full).network(sample).parameters())
+    assert params == round(float(row['params']) * 1e6)
+    with pytest.raises(ConstraintViolation, match='no path from input to output'):
+        space.freeze({**sample, 'e0_6': 0, 'e1_6': 0, 'e2_6': 0, 'e3_6': 0, 'e4_6': 0, 'e5_6': 0})
+
+
+def test_projection_takes_the_nearest_open_row_and_never_repeats(nb101_user):
+    space, table, _ = nb101_user
+    adapter = adapter_for(space)
+    samples = [adapter.open_table(table).sample(k) for k in adapter.open_table(table).archs()]
+    restriction = TableRestriction(adapter, samples, seed=0)
+    first = samples[0]
+    assert restriction.project(first) == first
+    moved = {**first, 'v1': 'conv1' if first['v1'] != 'conv1' else 'conv3'}
+    assert restriction.project(moved) == first  # one label away from row 0 only (others differ more)
+    restriction.claim(first)
+    nearest = restriction.project(first)
+    assert nearest != first and nearest in samples
+    distance = lambda s: sum(s[k] != first[k] for k in first)  # noqa: E731
+    assert distance(nearest) == min(distance(s) for s in samples[1:])
+    for s in samples[1:]:
+        restriction.claim(s)
+    assert restriction.num_free == 0
+    with pytest.raises(ValueError, match='every one of the table'):
+        restriction.project(first)
+
+
+@pytest.mark.parametrize('name', sorted(STRATEGIES))
+def test_every_strategy_searches_only_the_table(nb101_user, name):
+    space, table, rows = nb101_user
+    options = {'zc-rea': {'pool_size': 10}, 'zc-random': {'pool_size': 10}, 'nar': {'init_samples': 6, 'pool_size': 50}}
+    evaluator = BenchmarkEvaluator(table, space=adapter_for(space))
+    result = run_benchmark_search(make_strategy(name, seed=1, **options.get(name, {})), evaluator, 15,
+                                  model_space=space, seed=1, restrict_to_table=True)
+    assert len(result.history) == 15
+    archs = [a for a, _ in result.history]
+    assert len(set(archs)) == 15  # every query a new row
+    for arch, value in result.history:
+        assert value == rows[_key(json.loads(arch))]  # the table's figure of a tabulated sample
+
+
+def test_restriction_needs_a_table_of_the_space(nb101_user):
+    space, _, _ = nb101_user
+    from nni.nas.evaluator import FunctionalEvaluator
+    with pytest.raises(ValueError, match='restrict_to_table needs'):
+        run_benchmark_search(make_strategy('random', seed=0), FunctionalEvaluator(lambda m: None), 3,
+                             model_space=space, restrict_to_table=True)
+
+
+def test_cli_search_and_compare_restricted_to_the_table(nb101_user, tmp_path, capsys):
+    from nni_rank.cli.main import main
+    _, table, rows = nb101_user
+    spec = f'{Path(__file__).resolve().parents[1] / "examples" / "user_nb101_space.py"}:UserNB101Space'
+    assert main(['search', '--space', spec, '--benchmark', str(table), '--strategy', 'rea', '--budget', '8',
+                 '--restrict-to-table', '--json', str(tmp_path / 'run.json')]) == 0
+    history = json.loads((tmp_path / 'run.json').read_text())['history']
+    assert len({a for a, _ in history}) == 8 and all(v == rows[_key(json.loads(a))] for a, v in history)
+    assert main(['compare', '--space', spec, '--benchmark', str(table), '--strategies', 'rea,random',
+                 '--seeds', '2', '--budget', str(ROWS), '--restrict-to-table', '--out', str(tmp_path / 'cmp')]) == 0
+    out = capsys.readouterr().out
+    assert '(2/2)' in out  # with the budget = the table, every run reaches its optimum
+    main(['search', '--space', spec, '--benchmark', str(table), '--strategy', 'rea', '--budget', '3'])
+    assert 'found no row in the table' in capsys.readouterr().out
+
+
+def test_alpha_nas_keeps_traced_properties_on_disk(nb101_user, tmp_path):
+    from nni_rank.properties.generic import SpaceProperties
+    space, table, _ = nb101_user
+    evaluator = BenchmarkEvaluator(table, space=adapter_for(space))
+    first = run_benchmark_search(make_strategy('alpha-nas', seed=2, cache_dir=str(tmp_path)), evaluator, 25,
+                                 model_space=space, seed=2, restrict_to_table=True)
+    files = list(tmp_path.glob('alpha-properties-*.jsonl'))
+    assert len(files) == 1
+    saved = [json.loads(line) for line in files[0].read_text().splitlines()]
+    assert len(saved) >= 20  # the population's and the synthesis' networks, traced once each
+    reread = SpaceProperties(adapter_for(space), cache_file=files[0])
+    assert reread.computed == len({e['sample'] for e in saved})
+    sample = json.loads(saved[0]['sample'])
+    fresh = SpaceProperties(adapter_for(space)).properties(sample)
+    assert reread.properties(sample) == fresh  # read back equal to a new trace (shape a tuple again)
+    again = run_benchmark_search(make_strategy('alpha-nas', seed=2, cache_dir=str(tmp_path)), evaluator, 25,
+                                 model_space=space, seed=2, restrict_to_table=True)
+    assert again.history == first.history
