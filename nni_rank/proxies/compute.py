@@ -43,6 +43,7 @@ from .common import ProxyWarning, proxy_mode, scored_layers
 from .cost import MacCounter, count_flops, count_params
 from .feature_pass import FEATURE_PROXIES, feature_pass
 from .flow import synflow_score
+from .grasp import GRASP_METHODS, grasp_scale_invariant, output_term, scale_invariant
 from .gradient import OutputRecorder, fisher_score, grad_norm_score, grasp_score, snip_score
 from .jacobian import jacob_cov_score
 from .registry import PROXIES, resolve_names
@@ -172,7 +173,8 @@ def _model_device(model: nn.Module) -> torch.device:
 def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | None = None, *,
                     loss_fn: Callable | None = None, device: str | torch.device = 'cpu', seed: int = 0,
                     input_shape: Sequence[int] | None = None, report: dict | None = None,
-                    warn: bool = True, timings: dict | None = None) -> dict[str, float]:
+                    warn: bool = True, timings: dict | None = None,
+                    grasp_method: str = 'scale_invariant') -> dict[str, float]:
     """Compute the zero-cost proxies ``names`` (default: all) of ``model`` on one minibatch.
 
     Parameters
@@ -199,6 +201,10 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
         Emit a :class:`ProxyWarning` for NaN results.
     timings
         If a dict is given, it receives the seconds spent per pass (``data``, ``synflow``, ``cost``).
+    grasp_method
+        ``'scale_invariant'`` (default): the terms of layers followed by a train-mode BatchNorm from their
+        gradient, one Hessian-vector product for the others (:mod:`nni_rank.proxies.grasp`);
+        ``'double_backward'``: the Hessian-vector product ``H g`` of all layers.
 
     Returns
     -------
@@ -206,6 +212,8 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
         ``name -> float`` in the order of ``names``; NaN for a proxy that is undefined for the model.
     """
     names = resolve_names(names)
+    if grasp_method not in GRASP_METHODS:
+        raise ValueError(f'grasp_method must be one of {", ".join(GRASP_METHODS)}, got {grasp_method!r}')
     layers = _check_model(model, names)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     x, y, shape = _check_batch(batch, names, input_shape, class_ids=loss_fn is F.cross_entropy)
@@ -242,7 +250,7 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
             if data_names:
                 with proxy_mode(model, weights, train=True):
                     _data_pass(model, layers, x.to(device), None if y is None else y.to(device),
-                               names, loss_fn, put)
+                               names, loss_fn, put, grasp_method)
             if 'vkdnw' in names:  # its own functional pass (per-image Jacobians), eval mode
                 put('vkdnw', *vkdnw_score(model, x.to(device)))
             t1 = time.perf_counter()
@@ -270,7 +278,41 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
     return {n: results[n] for n in names}
 
 
-def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
+def _first_backward(loss, weights, layers, recorder, want, grasp_method, keep_graph, put) -> None:
+    """The backward of the whole batch's loss: ``grad_norm``, ``snip``, ``fisher`` and ``grasp``."""
+    outputs = recorder.outputs if recorder is not None else []
+    fisher_acts = outputs if 'fisher' in want else []
+    create = 'grasp' in want
+    terms = []  # GraSP's non-invariant layer calls (scale_invariant method)
+    invariant = create and grasp_method == 'scale_invariant' and all(
+        o._version == v for o, v in zip(outputs, recorder.versions))  # else an in-place op changed an output
+    if invariant:
+        flags = scale_invariant(loss, weights)
+        others = {id(m) for m, f in zip(layers, flags) if not f}
+        terms = [(m, o) for m, o in zip(recorder.modules, outputs) if id(m) in others]
+    targets = weights + fisher_acts + [o for _, o in terms]
+    grads = torch.autograd.grad(loss, targets, retain_graph=create or keep_graph, create_graph=create,
+                                allow_unused=True)
+    wgrads = list(grads[:len(weights)])
+    put('grad_norm', grad_norm_score(wgrads))
+    put('snip', snip_score(weights, wgrads))
+    if 'fisher' in want:
+        put('fisher', fisher_score(fisher_acts, grads[len(weights):len(weights) + len(fisher_acts)],
+                                   recorder.fan_ins))
+    if not create:
+        return
+    if not any(g is not None and g.requires_grad for g in wgrads):
+        put('grasp', float('nan'), 'the loss gradient does not depend on the weights')
+    elif invariant:
+        put('grasp', grasp_scale_invariant(weights, wgrads, [output_term(m, o) for m, o in terms],
+                                           grads[len(weights) + len(fisher_acts):], retain_graph=keep_graph))
+    else:
+        z = sum((g.detach() * g).sum() for g in wgrads if g is not None and g.requires_grad)
+        hg = torch.autograd.grad(z, weights, retain_graph=keep_graph, allow_unused=True)
+        put('grasp', grasp_score(weights, hg))
+
+
+def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_method: str = 'scale_invariant') -> None:
     want = set(names)
     need_grad = bool(want & _GRAD)
     need_act = bool(want & _ACT)
@@ -281,7 +323,7 @@ def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
         x = x.clone().requires_grad_(True)
 
     acts = ActivationKernel(model) if need_act else None
-    recorder = OutputRecorder(layers) if 'fisher' in want else None
+    recorder = OutputRecorder(layers) if want & {'fisher', 'grasp'} else None
     macs = MacCounter(model) if 'flops' in want else None
     with torch.enable_grad():
         hooks = [h for h in (acts, recorder, macs) if h is not None]
@@ -315,30 +357,10 @@ def _data_pass(model, layers, x, y, names, loss_fn, put) -> None:
                 if 'zico' in want:  # per-part losses of the same forward, before the graph is freed
                     put('zico', *zico_from_pass(logits, y, loss_fn, weights))
                 if want & _FIRST_BACKWARD:
-                    fisher_acts = recorder.outputs if recorder is not None else []
-                    targets = weights + fisher_acts
-                    create = 'grasp' in want
-                    grads = torch.autograd.grad(loss, targets, retain_graph=create or need_input_grad,
-                                                create_graph=create, allow_unused=True)
-                    wgrads = list(grads[:len(weights)])
-                    put('grad_norm', grad_norm_score(wgrads))
-                    put('snip', snip_score(weights, wgrads))
+                    _first_backward(loss, weights, layers, recorder, want, grasp_method,
+                                    need_input_grad, put)
                     if recorder is not None:
-                        put('fisher', fisher_score(fisher_acts, grads[len(weights):], recorder.fan_ins))
                         recorder.outputs = []
-                    if create:
-                        z = None
-                        for g in wgrads:
-                            if g is not None and g.requires_grad:
-                                term = (g.detach() * g).sum()
-                                z = term if z is None else z + term
-                        if z is None:
-                            put('grasp', float('nan'), 'the loss gradient does not depend on the weights')
-                        else:
-                            hg = torch.autograd.grad(z, weights, retain_graph=need_input_grad, allow_unused=True)
-                            put('grasp', grasp_score(weights, hg))
-                        del z
-                    del grads, wgrads
 
         if need_input_grad:
             jac = None
