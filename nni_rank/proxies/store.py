@@ -35,14 +35,11 @@ _HEADER = ['arch_str', *PROXIES]
 
 def setting_key(names, data, batch_size: int, seed: int) -> str:
     """Short hash naming a disk cache of proxy scores: the minibatch (``data`` None: no data needed), its size and
-    seed, for ``zc_ensemble`` its calibration (scores computed with another one are not reused), for ``fisher``
-    its per-weight count (caches of the earlier per-channel sum are not reused) and for ``grasp`` its
-    scale-invariant computation (values of the full double backward are not mixed in)."""
+    seed, for ``zc_ensemble`` its calibration (scores computed with another one are not reused) and for ``fisher``
+    its per-weight count (caches of the earlier per-channel sum are not reused)."""
     setting = f'{"none" if data is None else data}|{batch_size}|{seed}'
     if 'fisher' in names:
         setting += '|fisher-per-weight'
-    if 'grasp' in names:
-        setting += '|grasp-scale-invariant'
     if 'zc_ensemble' in names:
         from .ensemble import calibration_digest
         setting += f'|{calibration_digest()}'
