@@ -19,9 +19,12 @@ Only ``nn.ReLU``/``nn.ReLU6``/``nn.LeakyReLU`` *modules* are seen (forward hooks
 with no ReLU module gets NaN with a warning). Like the original code, which only keeps ReLUs reached
 by the backward pass, a ReLU counts only when it is *live*: its output receives a non-zero gradient
 of the summed logits with respect to the input (so ReLUs on NB201 edges that cannot reach the
-cell output, or that only see constant zeros, are left out). The binary code is read from the
-output (``out > 0`` equals ``in > 0`` for these activations), which is also correct for
-``inplace=True`` ReLUs. ReLUs called on the very same tensor (NB201 edges leaving one node) share
+cell output, or that only see constant zeros, are left out). When no backward of the batch is run anyway
+(``jacob_cov`` not asked for), liveness comes from a forward and backward of two of its images
+(:func:`probe_liveness`) and the batch itself only needs a forward without grad; if the ReLU calls of the
+two passes differ, the batch's own backward decides. The binary code is read from the
+output (``out > 0`` equals ``in > 0`` for these activations; for ReLU/ReLU6, whose output is never
+negative, its sign is the code), which is also correct for ``inplace=True`` ReLUs. ReLUs called on the very same tensor (NB201 edges leaving one node) share
 one kernel computation; a module called several times counts once per call.
 """
 from __future__ import annotations

@@ -8,11 +8,12 @@ Passes (each run only when one of its proxies is requested):
 
    * one backward of the cross-entropy to the weights and layer outputs: ``grad_norm``, ``snip``,
      ``fisher`` (with ``create_graph`` when ``grasp`` is requested);
-   * ``grasp``: one more backward of ``g . g_detached`` gives the Hessian-vector product ``H g``;
+   * ``grasp``: one more backward of ``g . g_detached`` gives the Hessian-vector product ``H g`` (or, with
+     ``grasp_method='scale_invariant'``, one along the weights of layers not followed by BatchNorm);
    * ``zico`` (when named): one backward of the loss of each half of the batch, from the same forward;
    * one backward of the summed logits to the input: ``jacob_cov``'s Jacobian, and the liveness
-     of each ReLU for ``naswot``/``das*`` (those therefore need it even when ``jacob_cov`` is not
-     asked for).
+     of each ReLU for ``naswot``/``das*``; without ``jacob_cov`` that liveness comes from a two-image
+     probe instead, and the batch's forward runs without grad when no gradient proxy is asked for.
 
    The shared forward gives the same numbers as separate forwards because the batch statistics are
    the same; the model's BatchNorm running statistics are not updated.
