@@ -322,8 +322,11 @@ def _data_pass(model, layers, x, y, names, loss_fn, put, grasp_method: str = 'do
     # live ReLUs from the backward jacob_cov runs anyway, else from a two-image probe (no backward of the batch)
     probed = None
     if need_act and probe and 'jacob_cov' not in want:
-        with _input_errors(x.shape, x.dtype):
+        try:
             probed = probe_liveness(model, x)
+        except (RuntimeError, ValueError) as err:  # the batch's own pass decides (and reports the model's error)
+            if isinstance(err, torch.OutOfMemoryError):
+                raise
     need_input_grad = 'jacob_cov' in want or (need_act and probed is None)
     weights = [m.weight for m in layers]
     x = x.detach()
