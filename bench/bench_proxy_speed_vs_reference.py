@@ -36,6 +36,8 @@ import torch.nn as nn
 warnings.filterwarnings('ignore')
 
 SIX = ['grad_norm', 'snip', 'grasp', 'fisher', 'jacob_cov', 'synflow']
+FAST_SIX, FAST_GRASP = 'six_scale_invariant_grasp', 'grasp_scale_invariant'  # ours with grasp_method='scale_invariant'
+
 FD_STEPS = (1e-2, 1e-3, 1e-4)
 
 
@@ -126,7 +128,7 @@ def main() -> None:
     reference_naswot(copy.deepcopy(warm), batch[0])
 
     load_before = os.getloadavg()
-    secs = {side: {k: [] for k in ['six', 'naswot', *SIX]} for side in ('ours', 'reference')}
+    secs = {side: {k: [] for k in ['six', 'naswot', *SIX, FAST_SIX, FAST_GRASP]} for side in ('ours', 'reference')}
     values = {side: {k: [] for k in ['naswot', *SIX]} for side in ('ours', 'reference')}
     for i, arch in enumerate(cells):
         net = nb201_network(arch)
@@ -137,6 +139,9 @@ def main() -> None:
                      ('ours', name, lambda n, name=name: compute_proxies(n, batch, [name]))]
         jobs += [('reference', 'naswot', lambda n: {'naswot': reference_naswot(n, batch[0])}),
                  ('ours', 'naswot', lambda n: compute_proxies(n, batch, ['naswot']))]
+        # ours only, against the reference's six and grasp: GraSP by the scale-invariant option
+        jobs += [('ours', FAST_SIX, lambda n: compute_proxies(n, batch, SIX, grasp_method='scale_invariant')),
+                 ('ours', FAST_GRASP, lambda n: compute_proxies(n, batch, ['grasp'], grasp_method='scale_invariant'))]
         if i % 2:  # interleaved: who goes first alternates
             jobs = [j for pair in zip(jobs[1::2], jobs[0::2]) for j in pair]
         for side, label, fn in jobs:
@@ -155,8 +160,10 @@ def main() -> None:
     from scipy.stats import spearmanr
     rows = {}
     print(f'{"proxies":12s} {"reference s":>12s} {"ours s":>8s} {"speed-up":>9s} {"spearman":>9s}')
-    for label in ['six', 'naswot', *SIX]:
-        ref, ours = float(np.mean(secs['reference'][label])), float(np.mean(secs['ours'][label]))
+    against = {FAST_SIX: 'six', FAST_GRASP: 'grasp'}
+    for label in ['six', 'naswot', *SIX, FAST_SIX, FAST_GRASP]:
+        ref = float(np.mean(secs['reference'][against.get(label, label)]))
+        ours = float(np.mean(secs['ours'][label]))
         row = {'reference_s': ref, 'ours_s': ours, 'speedup': ref / ours}
         if label in values['ours']:
             row['spearman_vs_reference'] = float(spearmanr(values['ours'][label], values['reference'][label])[0])
@@ -186,8 +193,11 @@ def main() -> None:
                             '(before this, ours summed channels once: rank agreement 0.77)',
                   'naswot': 'the BayesWatch loop hooks every module whose class name contains "ReLU", so NB201\'s '
                             'ReLUConvBN blocks are hooked too and the codes of their ReLU counted twice; ours counts '
-                            'each ReLU call once (nn.ReLU/ReLU6/LeakyReLU modules reached by a non-zero gradient): '
-                            'values differ, ranks agree (spearman above)'}}
+                            'each ReLU call once (nn.ReLU/ReLU6/LeakyReLU modules reached by a non-zero gradient, found by '
+                            'a two-image probe, then one forward of the batch without grad): values differ, ranks '
+                            'agree (spearman above)',
+                  'grasp_scale_invariant': 'grasp_method=\'scale_invariant\' (an option; the default stays the '
+                                           'exact double backward): see bench/results/proxy_speed_grasp.json'}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(f'written to {args.out}')

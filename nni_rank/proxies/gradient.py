@@ -51,16 +51,19 @@ def fisher_score(acts: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | No
 
 
 class OutputRecorder:
-    """Forward hooks keeping the outputs of Conv2d/Linear layers and their fan-in (for ``fisher``)."""
+    """Forward hooks keeping the outputs of Conv2d/Linear layers, their module, fan-in (for ``fisher``)
+    and version counter (``grasp`` checks that no in-place operation changed them afterwards)."""
 
     def __init__(self, layers):
         self.layers = list(layers)
         self.outputs: list[torch.Tensor] = []
+        self.modules: list[torch.nn.Module] = []
         self.fan_ins: list[int] = []
+        self.versions: list[int] = []
         self._handles = []
 
     def __enter__(self) -> 'OutputRecorder':
-        self.outputs, self.fan_ins = [], []
+        self.outputs, self.modules, self.fan_ins, self.versions = [], [], [], []
         self._handles = [m.register_forward_hook(self._hook) for m in self.layers]
         return self
 
@@ -72,4 +75,6 @@ class OutputRecorder:
     def _hook(self, module, inputs, output) -> None:
         if isinstance(output, torch.Tensor) and output.requires_grad:
             self.outputs.append(output)
+            self.modules.append(module)
+            self.versions.append(output._version)
             self.fan_ins.append(module.weight.numel() // max(module.weight.shape[0], 1))
