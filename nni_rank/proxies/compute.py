@@ -249,6 +249,7 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
                 with proxy_mode(model, weights, train=True):
                     feature_pass(model, x.to(device), feature_names, put,
                                  guard=lambda: _input_errors(x.shape, x.dtype))
+            data_names = [n for n in data_names if n not in results]  # zc_ensemble's components came with it
             if data_names:
                 with proxy_mode(model, weights, train=True):
                     _data_pass(model, layers, x.to(device), None if y is None else y.to(device),
@@ -256,7 +257,7 @@ def compute_proxies(model: nn.Module, batch=None, names: str | Iterable[str] | N
             if 'vkdnw' in names:  # its own functional pass (per-image Jacobians), eval mode
                 put('vkdnw', *vkdnw_score(model, x.to(device)))
             t1 = time.perf_counter()
-            if 'synflow' in names:
+            if 'synflow' in names and 'synflow' not in results:
                 with _input_errors((1, *shape), torch.float64):
                     put('synflow', *synflow_score(model, shape, device))
             t2 = time.perf_counter()

@@ -12,8 +12,9 @@ The reference population is the proxy values -- no accuracy, no label -- of 1,00
 NAS-Bench-201 cells (``bench/bench_label_free.py`` writes the table); which components enter was chosen
 on CIFAR-10 *validation* accuracy among the sets costing one forward and one backward (see
 ``bench/results/label_free.json``): AZ-NAS's expressivity, progressivity and complexity (``flops``),
-``jacob_cov``, ``naswot`` and ``synflow``. On another space the tables keep their NB201 scale: the score
-stays a per-model scalar, increasing in every component, but its weighting is NB201's. A component that is undefined
+``jacob_cov``, ``naswot`` and ``synflow``. These tables serve NAS-Bench-201 (its adapter's
+``ensemble_calibration``); the scorer calibrates any other space the same way on a seeded sample of that space
+(:mod:`nni_rank.proxies.calibration`), so no component saturates at NB201's scale. A component that is undefined
 for a model (NaN: e.g. AZ-NAS's trainability of a network with an identity block, which the authors
 score ``-inf``) counts as the floor, like a last rank; ``zc_ensemble`` is NaN only when the network's
 output does not depend on its input.

@@ -79,7 +79,7 @@ def feature_pass(model: nn.Module, x: torch.Tensor, names, put: Callable[..., No
         values['synflow'] = synflow_score(model, tuple(x.shape[1:]), x.device)
     if 'zc_ensemble' in want:
         values['zc_ensemble'] = ensemble_from(values)
-    for n in want:
+    for n in want | values.keys():  # the components too: ``put`` keeps those the caller asked for
         put(n, *values[n])
 
 

@@ -16,7 +16,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from .calibration import DEFAULT_CALIBRATION_SIZE, CalibratedEnsemble
 from .common import combine_ranks, rank_with_nan_last
+from .ensemble import CALIBRATION
 from .registry import PROXIES, resolve_names
 
 __all__ = ['ProxyScorer']
@@ -45,18 +47,25 @@ class ProxyScorer:
         each cell's isomorphism-class mean.
     space
         The space scored when a call gives no ``model_space``: ``'nb201'`` (default), ``'nb101'`` or a model space.
+    calibration_size, calibration_seed
+        ``zc_ensemble`` on a space without packaged tables is calibrated on this many seeded samples of the space
+        (their components, no labels; :mod:`~nni_rank.proxies.calibration`), computed once and cached in ``cache_dir``.
     """
 
     def __init__(self, proxies: str | Iterable[str] = 'synflow', data: str | os.PathLike | None = 'digits',
                  batch_size: int = 64, seed: int = 0, cache_dir: str | os.PathLike | None = None,
                  batch: tuple[torch.Tensor, torch.Tensor] | None = None, device: str = 'cpu',
-                 table: str | os.PathLike | None = None, exact_table: bool = True, space: Any = 'nb201'):
+                 table: str | os.PathLike | None = None, exact_table: bool = True, space: Any = 'nb201',
+                 calibration_size: int = DEFAULT_CALIBRATION_SIZE, calibration_seed: int = 0):
         if isinstance(proxies, str):
             proxies = [p for p in proxies.split(',') if p.strip()]
         self.names = resolve_names(proxies)
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
         self.cache_dir, self.table, self.exact_table, self._batch = cache_dir, table, exact_table, batch
         self.space = space
+        if int(calibration_size) < 2:
+            raise ValueError(f'calibration_size must be >= 2 samples of the space, got {calibration_size}')
+        self.calibration_size, self.calibration_seed = int(calibration_size), int(calibration_seed)
         self._bound: tuple[Any, Any] | None = None  # (space, score source) of the last space scored
         if table is not None:
             self.source()  # a missing or unreadable table fails now, not in the middle of a search
@@ -71,15 +80,26 @@ class ProxyScorer:
         if self._bound is None or self._bound[0] is not space:
             from nni_rank.spaces.adapter import adapter_for
             adapter = adapter_for(space)
-            if self._batch is not None and self.table is None:
-                from .sample_store import SampleProxyStore
-                found = SampleProxyStore(adapter, self.names, seed=self.seed, device=self.device, batch=self._batch)
+            tables = adapter.ensemble_calibration() if 'zc_ensemble' in self.names and self.table is None else None
+            if 'zc_ensemble' in self.names and self.table is None and tables is not CALIBRATION:
+                found = CalibratedEnsemble(
+                    adapter, self.names, lambda names: self._raw_source(adapter, names), calibration=tables,
+                    calibration_size=self.calibration_size, calibration_seed=self.calibration_seed,
+                    cache_dir=None if self._batch is not None else self.cache_dir,
+                    setting=f'{self.data}|{self.batch_size}|{self.seed}')
             else:
-                options = {'exact_table': self.exact_table} if self.table is not None else {}
-                found = adapter.proxy_source(self.names, data=self.data, batch_size=self.batch_size, seed=self.seed,
-                                             cache_dir=self.cache_dir, device=self.device, table=self.table, **options)
+                found = self._raw_source(adapter, self.names)
             self._bound = (space, found)
         return self._bound[1]
+
+    def _raw_source(self, adapter, names):
+        """The adapter's source of raw values of ``names`` (``zc_ensemble`` under the packaged tables)."""
+        if self._batch is not None and self.table is None:
+            from .sample_store import SampleProxyStore
+            return SampleProxyStore(adapter, names, seed=self.seed, device=self.device, batch=self._batch)
+        options = {'exact_table': self.exact_table} if self.table is not None else {}
+        return adapter.proxy_source(names, data=self.data, batch_size=self.batch_size, seed=self.seed,
+                                    cache_dir=self.cache_dir, device=self.device, table=self.table, **options)
 
     @property
     def store(self):

@@ -266,6 +266,11 @@ class SpaceAdapter:
         return SampleProxyStore.shared(self, names, data=data, batch_size=batch_size, seed=seed,
                                        cache_dir=cache_dir, device=device)
 
+    def ensemble_calibration(self):
+        """Quantile tables ``zc_ensemble`` scores this space's samples with; None (default): made from a seeded
+        sample of the space (:mod:`nni_rank.proxies.calibration`)."""
+        return None
+
     def open_table(self, path, default_dataset: str = 'cifar10'):
         """The benchmark table at ``path`` for this space (a CSV / JSON keyed by its labels)."""
         from ..benchmarks.label_table import LabelTable

@@ -106,6 +106,11 @@ class NB201SpaceAdapter(SpaceAdapter):
         from ..proxies.store import ProxyStore
         return ProxyStore(names, data=data, batch_size=batch_size, seed=seed, cache_dir=cache_dir, device=device)
 
+    def ensemble_calibration(self):
+        """The packaged tables: made from 1,000 seeded NB201 cells, as a space's own calibration is."""
+        from ..proxies.ensemble import CALIBRATION
+        return CALIBRATION
+
     def table_candidates(self, table) -> list[NB201Arch]:
         return list(table.archs())
 
