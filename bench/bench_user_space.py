@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument('--dataset', default='cifar10')
     p.add_argument('--strategies', default='zc-rea,nar,zc-random,reinforce,alpha-nas,rea,random,tpe')
     p.add_argument('--seeds', type=int, default=20)
+    p.add_argument('--first-seed', type=int, default=0, help='seeds FIRST .. FIRST+SEEDS-1 (split a run over processes)')
     p.add_argument('--budget', type=int, default=300)
     p.add_argument('--work', help='folder for the re-keyed table and the runs (default /tmp/nni-rank-user-...)')
     p.add_argument('--cache-dir', help='proxy score cache (by sample of the user space)')
@@ -70,7 +71,8 @@ def main() -> None:
     adapter = adapter_for(space_class())
     strategies = [s for s in args.strategies.split(',') if s]
     start = time.perf_counter()
-    comp = run_comparison(table, strategies, range(args.seeds), args.budget, dataset=args.dataset, space=adapter,
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    comp = run_comparison(table, strategies, seeds, args.budget, dataset=args.dataset, space=adapter,
                           cache_dir=args.cache_dir, runs_dir=work / f'runs-{args.budget}', restrict_to_table=restricted)
     print(comp.markdown())
     summary = comp.summary()
