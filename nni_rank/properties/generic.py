@@ -112,7 +112,8 @@ class SpaceProperties:
                 build = hashlib.sha1(repr((built_by, shape)).encode()).hexdigest()[:12]
                 cache_file = Path(cache_dir) / f'alpha-properties-{adapter.fingerprint()}-{build}.jsonl'
             space = _SHARED[key] = cls(adapter, example_input, cache_file=cache_file)
-        if space.adapter is not adapter:  # the same cache, seen through this search's adapter (its open rows)
+        if space.adapter is not adapter and (adapter.open_rows() is not None or space.adapter.open_rows() is not None):
+            # a search restricted to a table: the same cache, seen through this search's adapter (its open rows)
             space = copy.copy(space)
             space.adapter = adapter
         return space
