@@ -18,6 +18,9 @@ that the longer run repeats the shorter one's queries (a run does not depend on 
     python bench/bench_defaults_across_spaces.py eval --label user-nb201 --space examples/user_nb201_space.py:UserNB201Space \\
         --benchmark /tmp/nni-rank-user-space/user_nb201.csv --data ../shared/data/cifar10_train_10k.bin \\
         --cache-dir /tmp/nni-rank-user-space/cache --work /tmp/calib-bench/user-nb201
+    python bench/bench_defaults_across_spaces.py eval --label user-nb101 --space examples/user_nb101_space.py:UserNB101Space \
+        --benchmark /tmp/nni-rank-user-nb101/user_nb101.csv --restrict-to-table --data ../shared/data/cifar10_train_10k.bin \
+        --cache-dir /tmp/nni-rank-user-nb101/cache --work /tmp/calib-bench/user-nb101
 
 The proxy table (NB201 only: ``arch_str``, ``synflow``, ``zc_ensemble`` of all 15,625 full-size cells) stands in
 for computing NB201 scores; a user space's networks are built and scored (cached by sample in ``--cache-dir``).
@@ -80,7 +83,7 @@ def staged_runs(name: str, options: dict, args, seeds, work: Path) -> dict:
             break
         comp = run_comparison(args.benchmark, [name], todo, stage, dataset=args.dataset, space=args.space,
                               options={name: options} if options else None, cache_dir=args.cache_dir,
-                              runs_dir=work / f'{stage}', log=print)
+                              runs_dir=work / f'{stage}', log=print, restrict_to_table=args.restrict_to_table)
         left = []
         for seed, result in zip(todo, comp.runs[name].results):
             shorter = previous.get(seed)
@@ -126,7 +129,8 @@ def evaluate(args) -> None:
     work = Path(args.work)
     seeds = range(args.seeds)
     entry = {'space': args.space, 'benchmark': args.benchmark, 'dataset': args.dataset, 'budget': args.budget,
-             'seeds': args.seeds, 'proxy_table': args.proxy_table, 'data': args.data, 'configs': {}}
+             'seeds': args.seeds, 'proxy_table': args.proxy_table, 'data': args.data,
+             'restricted_to_table': args.restrict_to_table, 'configs': {}}
     configs = [('nb201-tuned defaults', NB201_TUNED), ('new defaults', NEW)]
     if args.with_pool_1000:
         configs.append(('new, pool 1000', BEST_POOL_1000))
@@ -149,6 +153,8 @@ def main() -> None:
     p.add_argument('--proxy-table', help='NB201 proxy table (arch_str, synflow, zc_ensemble) read instead of scoring')
     p.add_argument('--data', help='minibatch of the data-dependent proxies when networks are scored (CIFAR path)')
     p.add_argument('--cache-dir', help='proxy score cache of the scored networks')
+    p.add_argument('--restrict-to-table', action='store_true',
+                   help='search the rows of --benchmark only (a table covering part of its space, e.g. NB101 500)')
     p.add_argument('--seeds', type=int, default=20)
     p.add_argument('--budget', type=int, default=300)
     p.add_argument('--stages', default='300', help='increasing budgets ending at --budget, e.g. 60,300')

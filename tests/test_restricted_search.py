@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'examples'))
@@ -135,3 +136,27 @@ def test_alpha_nas_keeps_traced_properties_on_disk(nb101_user, tmp_path):
     again = run_benchmark_search(make_strategy('alpha-nas', seed=2, cache_dir=str(tmp_path)), evaluator, 25,
                                  model_space=space, seed=2, restrict_to_table=True)
     assert again.history == first.history
+
+
+def test_zc_ensemble_of_a_restricted_search_is_calibrated_on_the_table(nb101_user, tmp_path):
+    from nni_rank.proxies import ProxyScorer
+    from nni_rank.proxies.calibration import CalibratedEnsemble
+    from nni_rank.spaces.restricted import restricted_adapter
+    space, table, rows = nb101_user
+    adapter = adapter_for(space)
+    samples = [adapter.open_table(table).sample(k) for k in adapter.open_table(table).archs()]
+    restricted = restricted_adapter(adapter, TableRestriction(adapter, samples, seed=0))
+    drawn = restricted.distinct_samples(10, seed=3)
+    assert drawn == restricted.distinct_samples(10, seed=3) and len({_key(s) for s in drawn}) == 10
+    assert {_key(s) for s in drawn} <= {_key(s) for s in samples}
+    assert len(restricted.distinct_samples(10 * ROWS, seed=3)) == ROWS  # the table is the whole population
+    # raw scores are shared with unrestricted searches; the calibration is the table's own
+    assert restricted.fingerprint() == adapter.fingerprint()
+    assert restricted.population_fingerprint() != adapter.population_fingerprint()
+    scorer = ProxyScorer('zc_ensemble', space=restricted, calibration_size=8, cache_dir=tmp_path)
+    source = scorer.source()
+    assert isinstance(source, CalibratedEnsemble) and restricted.population_fingerprint() in source.key
+    scores = scorer.scores(samples[:3])
+    assert np.isfinite(scores).all()
+    saved = json.loads(next(tmp_path.glob('zc-calibration-*.json')).read_text())
+    assert saved['samples'] == 8

@@ -96,7 +96,7 @@ class CalibratedEnsemble:
         self.inner_names = inner
         self.source = make_source(inner)
         digest = hashlib.sha1(f'{setting}|{self.calibration_size}|{self.calibration_seed}|{LEVELS}'.encode())
-        self.key = f'{adapter.fingerprint()}-{digest.hexdigest()[:12]}'
+        self.key = f'{adapter.population_fingerprint()}-{digest.hexdigest()[:12]}'
         self.file = None if cache_dir is None else Path(cache_dir) / f'zc-calibration-{self.key}.json'
         self._calibration = None if calibration is None else {k: tuple(v) for k, v in calibration.items()}
 

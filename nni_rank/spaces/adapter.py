@@ -289,6 +289,11 @@ class SpaceAdapter:
         text = json.dumps({k: [repr(v) for v in getattr(m, 'values', [])] for k, m in self.simplified.items()})
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
+    def population_fingerprint(self) -> str:
+        """Names the population :meth:`distinct_samples` draws from (what a calibration on the space was made
+        on): the space itself, unless a search is restricted to a table."""
+        return self.fingerprint()
+
     def __repr__(self) -> str:
         return f'{type(self).__name__}({len(self.labels)} labels)'
 

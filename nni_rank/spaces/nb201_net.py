@@ -57,7 +57,8 @@ class ReLUConvBN(nn.Module):
 
 
 class Pooling(nn.Module):
-    """``avg_pool_3x3``: AvgPool2d(3, stride, padding=1, count_include_pad=False)."""
+    """``avg_pool_3x3``: AvgPool2d(3, stride, padding=1, count_include_pad=False); on float32 tensors
+    computed by :func:`avg_pool_3x3`."""
 
     def __init__(self, C_in, C_out, stride=1):
         super().__init__()
@@ -67,7 +68,33 @@ class Pooling(nn.Module):
         self.op = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
 
     def forward(self, x):
-        return self.op(x)
+        if self.op.stride in (1, (1, 1)) and not isinstance(x, torch.fx.Proxy) and x.dtype == torch.float32:
+            return avg_pool_3x3(x)
+        return self.op(x)  # torch.fx records the AvgPool2d module; float64 (synflow's pass) stays bit-exact
+
+
+def avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
+    """``AvgPool2d(3, 1, padding=1, count_include_pad=False)(x)`` as a depthwise convolution of ones times
+    1 / (the window's in-image count): equal up to float rounding (about 1e-7 relative), and 5-9x faster
+    forward and backward on CPU, where PyTorch's ``avg_pool2d`` without padded counts is slow."""
+    c, h, w = x.shape[1], x.shape[2], x.shape[3]
+    ones = torch.ones(c, 1, 3, 3, dtype=x.dtype, device=x.device)
+    return nn.functional.conv2d(x, ones, padding=1, groups=c) * _inverse_counts(h, w, x.dtype, x.device)
+
+
+_INVERSE_COUNTS: dict[tuple, torch.Tensor] = {}
+
+
+def _inverse_counts(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    key = (h, w, dtype, device)
+    if key not in _INVERSE_COUNTS:
+        def per_axis(n: int) -> torch.Tensor:
+            counts = torch.full((n,), 3.0, dtype=dtype, device=device)
+            counts[0] -= 1
+            counts[-1] -= 1
+            return counts.clamp_(min=1.0)
+        _INVERSE_COUNTS[key] = 1.0 / (per_axis(h)[:, None] * per_axis(w)[None, :])
+    return _INVERSE_COUNTS[key]
 
 
 class ResNetBasicblock(nn.Module):

@@ -14,6 +14,7 @@ they score candidates, so a proxy or a predictor ranks what would be evaluated).
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -96,6 +97,11 @@ class TableRestriction:
         """The rows not queried yet, in table order."""
         return [dict(self.samples[i]) for i in np.flatnonzero(self._free)]
 
+    def digest(self) -> str:
+        """A short hash of the table's rows (not of which were queried)."""
+        text = '\n'.join(sorted(self._row))
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
     def claim(self, sample: Mapping[str, Any]) -> None:
         """Mark the row of ``sample`` as queried (a sample outside the table is ignored)."""
         row = self._row.get(encode_sample(sample, self.labels))
@@ -116,6 +122,16 @@ class TableRestrictedAdapter:
 
     def candidates(self, paths: bool = True):
         return _RestrictedCandidates(super().candidates(paths), self.restriction)
+
+    def distinct_samples(self, n: int, seed: int) -> list[dict[str, Any]]:
+        """``min(n, rows)`` distinct rows of the table drawn with ``seed``, queried or not: the population of a
+        restricted search (e.g. what ``zc_ensemble`` is calibrated on), the same for every search on the table."""
+        rows = self.restriction.samples
+        picks = np.random.default_rng(seed).choice(len(rows), size=min(int(n), len(rows)), replace=False)
+        return [dict(rows[int(i)]) for i in picks]
+
+    def population_fingerprint(self) -> str:
+        return f'{self.fingerprint()}-table{self.restriction.digest()}'
 
     def __repr__(self) -> str:
         return f'{super().__repr__()} restricted to {len(self.restriction.samples)} tabulated samples'

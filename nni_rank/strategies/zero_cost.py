@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Iterable
+from typing import Callable, Iterable
 
 from nni.mutable import Categorical, Sample, SampleValidationError
 from nni.nas.execution import ExecutionEngine
@@ -163,6 +163,7 @@ class ZeroCostEvolution(RegularizedEvolution):
         self._warm: list[Sample] | None = None
         self._seen: set[str] = set()
         self._choices: dict[str, Categorical] = {}
+        self._project: Callable[[Sample], Sample] | None = None  # the space adapter's projection
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f', scorer={self.scorer}, pool_size={self.pool_size}, '
@@ -170,6 +171,7 @@ class ZeroCostEvolution(RegularizedEvolution):
 
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
         self._choices = _choices(model_space)
+        self._project = adapter_for(model_space).project
         return super()._initialize(model_space, engine)
 
     def _submit(self, sample: Sample) -> ExecutableModelSpace:
@@ -197,7 +199,7 @@ class ZeroCostEvolution(RegularizedEvolution):
     def neighbours(self, parent: Sample) -> list[Sample]:
         """Every valid one-edit child of ``parent`` not evaluated yet (in a search restricted to a table, the
         rows nearest to those children)."""
-        project = adapter_for(self.model_space).project
+        project = self._project or adapter_for(self.model_space).project
         children, keys = [], set(self._seen)
         for label, choice in self._choices.items():
             for value in choice.values:
