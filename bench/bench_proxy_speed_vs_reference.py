@@ -37,6 +37,7 @@ warnings.filterwarnings('ignore')
 
 SIX = ['grad_norm', 'snip', 'grasp', 'fisher', 'jacob_cov', 'synflow']
 FAST_SIX, FAST_GRASP = 'six_scale_invariant_grasp', 'grasp_scale_invariant'  # ours with grasp_method='scale_invariant'
+FORWARD = 'forward_no_grad'  # one forward of the batch without autograd: the least any NASWOT can cost
 
 FD_STEPS = (1e-2, 1e-3, 1e-4)
 
@@ -92,6 +93,11 @@ def reference_six(find_measures, net, batch, names):
     return find_measures(net, [(x.clone(), y.clone())], ('random', 1, 10), torch.device('cpu'), measure_names=names)
 
 
+def forward_no_grad(net: nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        net(x)
+
+
 def timed(fn):
     start = time.perf_counter()
     value = fn()
@@ -128,7 +134,7 @@ def main() -> None:
     reference_naswot(copy.deepcopy(warm), batch[0])
 
     load_before = os.getloadavg()
-    secs = {side: {k: [] for k in ['six', 'naswot', *SIX, FAST_SIX, FAST_GRASP]} for side in ('ours', 'reference')}
+    secs = {side: {k: [] for k in ['six', 'naswot', *SIX, FAST_SIX, FAST_GRASP, FORWARD]} for side in ('ours', 'reference')}
     values = {side: {k: [] for k in ['naswot', *SIX]} for side in ('ours', 'reference')}
     for i, arch in enumerate(cells):
         net = nb201_network(arch)
@@ -141,7 +147,8 @@ def main() -> None:
                  ('ours', 'naswot', lambda n: compute_proxies(n, batch, ['naswot']))]
         # ours only, against the reference's six and grasp: GraSP by the scale-invariant option
         jobs += [('ours', FAST_SIX, lambda n: compute_proxies(n, batch, SIX, grasp_method='scale_invariant')),
-                 ('ours', FAST_GRASP, lambda n: compute_proxies(n, batch, ['grasp'], grasp_method='scale_invariant'))]
+                 ('ours', FAST_GRASP, lambda n: compute_proxies(n, batch, ['grasp'], grasp_method='scale_invariant')),
+                 ('ours', FORWARD, lambda n: forward_no_grad(n, batch[0]))]
         if i % 2:  # interleaved: who goes first alternates
             jobs = [j for pair in zip(jobs[1::2], jobs[0::2]) for j in pair]
         for side, label, fn in jobs:
@@ -169,6 +176,16 @@ def main() -> None:
             row['spearman_vs_reference'] = float(spearmanr(values['ours'][label], values['reference'][label])[0])
         rows[label] = row
         print(f'{label:12s} {ref:12.3f} {ours:8.3f} {ref / ours:8.1f}x {row.get("spearman_vs_reference", float("nan")):9.3f}')
+    mean = {side: {k: float(np.mean(v)) for k, v in secs[side].items() if v} for side in secs}
+    limits = {
+        'forward_no_grad_s': mean['ours'][FORWARD],
+        'naswot_bound': mean['reference']['naswot'] / mean['ours'][FORWARD],
+        'six_bound_exact_grasp': mean['reference']['six'] / mean['ours']['grasp'],
+        'six_bound_scale_invariant_grasp': mean['reference']['six'] / mean['ours'][FAST_GRASP],
+        'note': 'speed-ups no implementation of the same arithmetic can pass on these nets and kernels: NASWOT needs '
+                'at least one forward of the batch; the six at least GraSP (its Hessian-vector product), all other '
+                'five coming free'}
+    print('limits:', json.dumps(limits))
     models = per_model_seconds(batch, compute_proxies)
     for name, row in models.items():
         print(f'{name}: {row["params_m"]:.2f} M params, six {row["six_s"]:.2f} s, naswot {row["naswot_s"]:.2f} s, '
@@ -176,7 +193,7 @@ def main() -> None:
     report = {'n': len(cells), 'seed': args.seed, 'threads': 1, 'batch': 64, 'torch': torch.__version__,
               'cpu_count': os.cpu_count(), 'load_average_before': load_before, 'load_average_after': load_after,
               'reference': 'SamsungLabs/zero-cost-nas find_measures; NASWOT: BayesWatch hook_logdet loop (in this file)',
-              'timings': rows, 'per_model': models,
+              'timings': rows, 'limits': limits, 'per_model': models,
               'grasp_finite_difference': {
                   'spearman_vs_exact_by_step': {str(k): float(spearmanr(v, values['ours']['grasp'])[0])
                                                 for k, v in fd.items()},

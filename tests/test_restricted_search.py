@@ -160,3 +160,20 @@ def test_zc_ensemble_of_a_restricted_search_is_calibrated_on_the_table(nb101_use
     assert np.isfinite(scores).all()
     saved = json.loads(next(tmp_path.glob('zc-calibration-*.json')).read_text())
     assert saved['samples'] == 8
+
+
+def test_zero_cost_pool_of_a_restricted_search_is_drawn_from_the_open_rows(nb101_user):
+    from numpy.random import RandomState
+    from nni_rank.spaces.restricted import restrict_to_table
+    from nni_rank.strategies.zero_cost import _random_pool
+    space, table, rows = nb101_user
+    adapter = adapter_for(space)
+    evaluator = BenchmarkEvaluator(table, space=adapter)
+    restricted = restrict_to_table(space, evaluator, adapter.open_table(table), adapter)
+    everything = _random_pool(restricted, 1000, RandomState(0), set())  # a pool larger than the table: every row
+    assert sorted(map(_key, everything)) == sorted(rows)
+    first = everything[0]
+    restricted.claim(first)
+    ten = _random_pool(restricted, 10, RandomState(0), set())
+    assert len({_key(s) for s in ten}) == 10 and _key(first) not in {_key(s) for s in ten}
+    assert ten == _random_pool(restricted, 10, RandomState(0), set())  # seeded

@@ -46,7 +46,14 @@ def _choices(model_space: ExecutableModelSpace) -> dict[str, Categorical]:
 
 
 def _random_pool(model_space, size: int, rng: RandomState, seen: set[str]) -> list[Sample]:
-    """Up to ``size`` distinct valid random samples not in ``seen`` (gives up after many repeats)."""
+    """Up to ``size`` distinct valid random samples not in ``seen`` (gives up after many repeats); in a search
+    restricted to a table, ``size`` rows not queried yet (all of them when no more are left)."""
+    rows = adapter_for(model_space).open_rows()
+    if rows is not None:
+        rows = [r for r in rows if _key(r) not in seen]
+        if len(rows) > size:
+            rows = [rows[int(i)] for i in sorted(rng.choice(len(rows), size, replace=False))]
+        return rows
     pool, keys, tries = [], set(seen), 0
     while len(pool) < size and tries < 20 * size + 100:
         tries += 1
