@@ -183,9 +183,9 @@ def space_ensemble(adapter, names: Sequence[str], make_source: Callable[[list[st
     """The :class:`CalibratedEnsemble` that scores ``names`` of ``adapter``'s space, or None where none is needed
     (``zc_ensemble`` not asked for, or the space scores it under the packaged NB201 tables).
 
-    One place decides, for a search (:class:`~nni_rank.proxies.ProxyScorer`) and ``nni-rank proxies --all``
-    (:func:`~nni_rank.proxies.exhaustive.score_all`) alike, so both use the same tables file for one setting
-    (``data``, ``batch_size``, ``seed``: the components' minibatch and initialisation).
+    One place decides, for a search (:class:`~nni_rank.proxies.ProxyScorer`) and ``nni-rank proxies`` (``--sample``;
+    ``--all``: :func:`~nni_rank.proxies.exhaustive.score_all`) alike, so all use the same tables file for one
+    setting (``data``, ``batch_size``, ``seed``: the components' minibatch and initialisation).
     """
     if 'zc_ensemble' not in names:
         return None
