@@ -4,6 +4,8 @@ The generic space is ``examples/user_nb201_space.py`` built small (4 channels, o
 FLOPs and NASWOT lie below every NB201 cell, so under the packaged NB201 tables those components sit at the
 floor for every sample; calibrated on the space they discriminate again.
 """
+import csv
+import json
 import sys
 import warnings
 
@@ -20,6 +22,7 @@ from user_nb201_space import UserNB201Space  # noqa: E402
 
 from nni_rank.proxies import ProxyScorer, ProxyStore  # noqa: E402
 from nni_rank.proxies import calibration as calib  # noqa: E402
+from nni_rank.proxies import exhaustive  # noqa: E402
 from nni_rank.proxies import sample_store  # noqa: E402
 from nni_rank.proxies.calibration import CalibratedEnsemble, ensemble_scores  # noqa: E402
 from nni_rank.proxies.ensemble import CALIBRATION, CDF_FLOOR, ENSEMBLE_COMPONENTS, ensemble_from, log_cdf  # noqa: E402
@@ -106,6 +109,105 @@ def test_nb201_keeps_packaged_tables_and_scores(shared_data):
         scorer = ProxyScorer('zc_ensemble', space=space, calibration_size=SIZE)
         assert not isinstance(scorer.source(), CalibratedEnsemble)
         np.testing.assert_array_equal(scorer.raw_scores(samples)[:, 0], expected)
+
+
+def test_score_all_uses_the_tables_of_a_search(small_space, tmp_path):
+    """``nni-rank proxies --all`` on a generic space: zc_ensemble under the space's tables, value for value what a
+    search with the same setting and cache folder gets; the calibration samples scored with the others, once."""
+    calib._SHARED.clear()
+    sample_store._SHARED.clear()
+    adapter = adapter_for(small_space)
+    samples = adapter.distinct_samples(24, 3)
+    names = ['synflow', 'zc_ensemble', 'params']
+    _, values = exhaustive.score_all(small_space, names, tmp_path, workers=1, progress=False, samples=samples,
+                                     calibration_size=SIZE)
+    inner = CalibratedEnsemble(adapter, names, lambda _: None).inner_names  # names and components, one pass
+    scored = adapter.proxy_source(inner, cache_dir=tmp_path)  # the store score_all scored with (same setting)
+    calibration = adapter.distinct_samples(SIZE, 0)
+    known = {adapter.describe(s) for s in [*samples, *calibration]}
+    assert scored.built == len(known)  # each network once
+    assert len(list(tmp_path.glob('zc-calibration-*.json'))) == 1
+
+    calib._SHARED.clear()  # a later search, as another process: tables and components read from the files
+    sample_store._SHARED.clear()
+    search = ProxyScorer('zc_ensemble', space=small_space, calibration_size=SIZE, cache_dir=tmp_path)
+    ensemble = search.raw_scores(samples)[:, 0]
+    np.testing.assert_array_equal(values[:, 1], ensemble)
+    assert search.source().source.built == 0
+    nb201 = search.source().source.scores(samples)[:, 0]  # zc_ensemble under the packaged NB201 tables
+    assert not np.allclose(values[:, 1], nb201)
+    plain = ProxyScorer('synflow,params', space=small_space, cache_dir=tmp_path).raw_scores(samples)
+    np.testing.assert_array_equal(values[:, [0, 2]], plain)
+
+    # a search that made the tables first: the same values; with the tables known only new samples are scored
+    calib._SHARED.clear()
+    sample_store._SHARED.clear()
+    first = ProxyScorer('zc_ensemble', space=small_space, calibration_size=SIZE, cache_dir=tmp_path / 'search')
+    np.testing.assert_allclose(first.raw_scores(samples)[:, 0], values[:, 1], rtol=1e-12)
+    calib._SHARED.clear()
+    sample_store._SHARED.clear()
+    new = [s for s in adapter.distinct_samples(40, 11) if adapter.describe(s) not in known][:4]
+    _, again = exhaustive.score_all(small_space, ['zc_ensemble'], tmp_path / 'search', workers=1, progress=False,
+                                    samples=[*samples[:3], *new], calibration_size=SIZE)
+    later = ProxyScorer('zc_ensemble', space=small_space, calibration_size=SIZE, cache_dir=tmp_path / 'search')
+    np.testing.assert_array_equal(later.raw_scores([*samples[:3], *new])[:, 0], again[:, 0])
+    assert later.source().source.built == len(new)  # score_all's store: the new samples, scored once
+
+
+TINY_SPACE = """
+from nni.nas.nn.pytorch import LayerChoice, ModelSpace
+from torch import nn
+
+
+def block(kernel, c_in, c_out):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class Tiny(ModelSpace):
+    def __init__(self, width=8):
+        super().__init__()
+        self.a = LayerChoice({f'k{k}': block(k, 3, width) for k in (1, 3, 5)}, label='a')
+        self.b = LayerChoice({f'k{k}': block(k, width, width) for k in (1, 3, 5)}, label='b')
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10))
+
+    def forward(self, x):
+        return self.head(self.b(self.a(x)))
+"""
+
+
+def test_cli_proxies_write_the_values_of_a_search(tmp_path):
+    """``nni-rank proxies --all`` and ``--sample`` on a user space (9 architectures, all of them the calibration
+    sample): the zc_ensemble a later search with the same --cache-dir gets, nothing scored again."""
+    from nni_rank.cli.main import main
+    from nni_rank.spaces.adapter import load_space
+    (tmp_path / 'tiny_space.py').write_text(TINY_SPACE)
+    spec, cache = f'{tmp_path / "tiny_space.py"}:Tiny', tmp_path / 'cache'
+    calib._SHARED.clear()
+    sample_store._SHARED.clear()
+    common = ['--space', spec, '--proxies', 'zc_ensemble', '--cache-dir', str(cache)]
+    assert main(['proxies', '--all', '--workers', '1', '--out', str(tmp_path / 'all.csv'), *common]) == 0
+    assert main(['proxies', '--sample', '4', '--out', str(tmp_path / 'some.csv'), *common]) == 0
+    calib._SHARED.clear()  # the search, as another process
+    sample_store._SHARED.clear()
+    search = ProxyScorer('zc_ensemble', space=load_space(spec), cache_dir=cache)
+    for name, count in (('all.csv', 9), ('some.csv', 4)):
+        with open(tmp_path / name, newline='') as f:
+            rows = list(csv.DictReader(f))
+        samples = [json.loads(row['sample']) for row in rows]
+        assert len(samples) == count
+        values = np.array([float(row['zc_ensemble']) for row in rows])
+        np.testing.assert_array_equal(values, search.raw_scores(samples)[:, 0])
+        assert not np.allclose(values, search.source().source.scores(samples)[:, 0])  # not the NB201 tables
+    assert search.source().source.built == 0
+
+
+def test_score_all_keeps_the_packaged_tables_on_nb201(shared_data, tmp_path):
+    adapter = adapter_for('nb201')
+    samples = adapter.distinct_samples(3, 7)
+    _, values = exhaustive.score_all('nb201', ['zc_ensemble'], tmp_path, workers=1, progress=False, samples=samples)
+    reps = [adapter.describe(adapter.function_representative(s)) for s in samples]
+    np.testing.assert_array_equal(values[:, 0], ProxyStore(['zc_ensemble']).scores(reps)[:, 0])
+    assert not list(tmp_path.glob('zc-calibration-*.json'))
 
 
 class _NoReLU(ModelSpace):

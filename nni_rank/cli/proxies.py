@@ -98,7 +98,7 @@ def run(args) -> int:
             print(f'scoring every architecture; cache {cache_dir} (an interrupted run continues from it)')
             samples, values = score_all(args.space, names, cache_dir, workers=args.workers, **setting)
         else:
-            values = store.scores(samples, progress=True)
+            values = _sample_scores(adapter, names, samples, store, args.cache_dir, setting)
     seconds = time.perf_counter() - start
     archs = [adapter.describe(s) for s in samples]
     nans = {n: int((~np.isfinite(values[:, i])).sum()) for i, n in enumerate(names)}
@@ -134,6 +134,20 @@ def run(args) -> int:
     if args.json:
         print(f'summary written to {write_json(args.json, summary)}')
     return 0
+
+
+def _sample_scores(adapter, names, samples, store, cache_dir, setting: dict) -> np.ndarray:
+    """Raw values of ``samples`` from ``store``; ``zc_ensemble`` of a space without packaged tables under the
+    space's own tables, as a search with the same setting and cache scores it."""
+    from ..proxies.calibration import space_ensemble
+    ensemble = space_ensemble(adapter, names, lambda inner: adapter.proxy_source(inner, cache_dir=cache_dir, **setting),
+                              data=setting['data'], batch_size=setting['batch_size'], seed=setting['seed'],
+                              cache_dir=cache_dir)
+    if ensemble is None:
+        return store.scores(samples, progress=True)
+    calibration = ensemble.calibration_samples() if ensemble.stored_calibration() is None else []
+    ensemble.source.scores([*samples, *calibration], progress=True)  # components (and the tables' samples): a bar
+    return ensemble.scores(samples)
 
 
 def _accuracy(table, arch, dataset: str) -> float:

@@ -23,9 +23,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .ensemble import BROKEN_IF_NAN, CDF_FLOOR, ENSEMBLE_COMPONENTS, LEVELS, calibrate
+from .ensemble import BROKEN_IF_NAN, CALIBRATION, CDF_FLOOR, ENSEMBLE_COMPONENTS, LEVELS, calibrate
 
-__all__ = ['CalibratedEnsemble', 'ensemble_scores', 'DEFAULT_CALIBRATION_SIZE']
+__all__ = ['CalibratedEnsemble', 'ensemble_scores', 'space_ensemble', 'DEFAULT_CALIBRATION_SIZE']
 
 #: Samples of the space whose components make its tables (``ProxyScorer(calibration_size=...)``).
 DEFAULT_CALIBRATION_SIZE = 200
@@ -106,10 +106,24 @@ class CalibratedEnsemble:
     @property
     def calibration(self) -> dict[str, tuple[float, ...]]:
         """``{component: quantiles at LEVELS}`` over the space's calibration sample (made once, then read)."""
-        if self._calibration is None:
-            self._calibration = _SHARED.get(self.key) or self._read() or self._make()
-            _SHARED[self.key] = self._calibration
+        if self.stored_calibration() is None:
+            self._calibration = _SHARED[self.key] = self._make()
         return self._calibration
+
+    def stored_calibration(self) -> dict[str, tuple[float, ...]] | None:
+        """The tables when they need no scoring (given by the space, made in this process or read from the
+        file); None when :attr:`calibration` will score :meth:`calibration_samples` to make them."""
+        if self._calibration is None:
+            self._calibration = _SHARED.get(self.key) or self._read()
+            if self._calibration is not None:
+                _SHARED[self.key] = self._calibration
+        return self._calibration
+
+    def calibration_samples(self) -> list[dict[str, Any]]:
+        """The seeded distinct samples of the space whose components make the tables."""
+        from ..spaces.generic import SpaceEncoder
+        size = min(self.calibration_size, SpaceEncoder(self.adapter.choices()).size())
+        return self.adapter.distinct_samples(size, self.calibration_seed)
 
     def _read(self) -> dict[str, tuple[float, ...]] | None:
         if self.file is None or not self.file.is_file():
@@ -124,9 +138,7 @@ class CalibratedEnsemble:
 
     def _make(self) -> dict[str, tuple[float, ...]]:
         from ..files import write_json
-        from ..spaces.generic import SpaceEncoder
-        size = min(self.calibration_size, SpaceEncoder(self.adapter.choices()).size())
-        samples = self.adapter.distinct_samples(size, self.calibration_seed)
+        samples = self.calibration_samples()
         raw = self._components(samples)
         for name, col in raw.items():
             finite = int(np.isfinite(col).sum())
@@ -164,3 +176,22 @@ class CalibratedEnsemble:
             out[k] = [columns[n] for n in self.names]
         return out
 
+
+def space_ensemble(adapter, names: Sequence[str], make_source: Callable[[list[str]], Any], *, data, batch_size: int,
+                   seed: int, cache_dir=None, calibration_size: int = DEFAULT_CALIBRATION_SIZE,
+                   calibration_seed: int = 0) -> CalibratedEnsemble | None:
+    """The :class:`CalibratedEnsemble` that scores ``names`` of ``adapter``'s space, or None where none is needed
+    (``zc_ensemble`` not asked for, or the space scores it under the packaged NB201 tables).
+
+    One place decides, for a search (:class:`~nni_rank.proxies.ProxyScorer`) and ``nni-rank proxies`` (``--sample``;
+    ``--all``: :func:`~nni_rank.proxies.exhaustive.score_all`) alike, so all use the same tables file for one
+    setting (``data``, ``batch_size``, ``seed``: the components' minibatch and initialisation).
+    """
+    if 'zc_ensemble' not in names:
+        return None
+    tables = adapter.ensemble_calibration()
+    if tables is CALIBRATION:
+        return None
+    return CalibratedEnsemble(adapter, names, make_source, calibration=tables, calibration_size=calibration_size,
+                              calibration_seed=calibration_seed, cache_dir=cache_dir,
+                              setting=f'{data}|{batch_size}|{seed}')

@@ -8,6 +8,11 @@ representative's values. ``params`` and ``flops`` count dead layers too, so they
 
 Scores are appended to the stores' on-disk cache chunk by chunk, so an interrupted run (Ctrl-C) resumes
 where it stopped when started again with the same cache folder.
+
+``zc_ensemble`` of a space without packaged tables is scored as a search scores it
+(:func:`~nni_rank.proxies.calibration.space_ensemble`): every sample itself, all proxies and the ensemble's
+components in one pass, into the cache a search with the same setting reads, and the column under the space's own
+tables (read from ``cache_dir``, or made from the calibration samples, which are scored with the others).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .calibration import DEFAULT_CALIBRATION_SIZE, space_ensemble
 from .registry import PROXIES, resolve_names
 
 __all__ = ['score_all', 'split_names']
@@ -35,12 +41,16 @@ def split_names(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def score_all(space: str, names: Sequence[str], cache_dir: str | os.PathLike, *, workers: int = 2,
               data: str | os.PathLike | None = 'digits', batch_size: int = 64, seed: int = 0, device: str = 'cpu',
-              progress: bool = True, samples: Sequence[dict[str, Any]] | None = None
+              progress: bool = True, samples: Sequence[dict[str, Any]] | None = None,
+              calibration_size: int = DEFAULT_CALIBRATION_SIZE, calibration_seed: int = 0
               ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """``(samples, values)``: every sample of ``space`` (a ``--space`` spec) and its ``(n, len(names))`` scores.
 
     ``workers`` processes (one torch thread each) score the representatives not yet in ``cache_dir``;
     ``workers=1`` scores in this process. ``samples``: score these instead of the whole space.
+    ``calibration_size``, ``calibration_seed``: ``zc_ensemble``'s calibration on a space without packaged tables,
+    as :class:`~nni_rank.proxies.ProxyScorer`'s (a search with the same setting and ``cache_dir`` then gets the
+    same values).
     """
     from ..spaces.adapter import adapter_for
     if int(workers) < 1:
@@ -49,6 +59,17 @@ def score_all(space: str, names: Sequence[str], cache_dir: str | os.PathLike, *,
     adapter = adapter_for(space)
     samples = adapter.all_samples() if samples is None else list(samples)
     setting = dict(data=data, batch_size=batch_size, seed=seed, cache_dir=cache_dir, device=device)
+    found: dict[str, list[float]] = {}  # the calibrated ensemble's components, once scored below
+    ensemble = space_ensemble(adapter, names, lambda inner: _FoundScores(adapter, inner, found), data=data,
+                              batch_size=batch_size, seed=seed, cache_dir=cache_dir,
+                              calibration_size=calibration_size, calibration_seed=calibration_seed)
+    if ensemble is not None:
+        todo = {adapter.describe(s): dict(s) for s in samples}
+        if ensemble.stored_calibration() is None:  # the tables are made from these: scored with the others
+            for s in ensemble.calibration_samples():
+                todo.setdefault(adapter.describe(s), s)
+        found.update(_score_distinct(space, adapter, ensemble.inner_names, todo, setting, workers, progress))
+        return samples, ensemble.scores(samples)
     function_names, cost_names = split_names(names)
     columns = {}
     for group, representative in ((function_names, adapter.function_representative),
@@ -90,6 +111,17 @@ def _score_distinct(space, adapter, names, todo: dict[str, dict], setting, worke
         if bar is not None:
             bar.close()
     return found
+
+
+class _FoundScores:
+    """``found`` (key -> values of ``names``, filled by :func:`score_all`) as a score source of samples."""
+
+    def __init__(self, adapter, names: Sequence[str], found: dict[str, list[float]]):
+        self.adapter, self.names, self.found = adapter, list(names), found
+
+    def scores(self, samples: Sequence[dict[str, Any]]) -> np.ndarray:
+        rows = [self.found[self.adapter.describe(s)] for s in samples]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(self.names))
 
 
 def _consume(results, found: dict, bar) -> None:

@@ -16,9 +16,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from .calibration import DEFAULT_CALIBRATION_SIZE, CalibratedEnsemble
+from .calibration import DEFAULT_CALIBRATION_SIZE, space_ensemble
 from .common import combine_ranks, rank_with_nan_last
-from .ensemble import CALIBRATION
 from .registry import PROXIES, resolve_names
 
 __all__ = ['ProxyScorer']
@@ -80,16 +79,12 @@ class ProxyScorer:
         if self._bound is None or self._bound[0] is not space:
             from nni_rank.spaces.adapter import adapter_for
             adapter = adapter_for(space)
-            tables = adapter.ensemble_calibration() if 'zc_ensemble' in self.names and self.table is None else None
-            if 'zc_ensemble' in self.names and self.table is None and tables is not CALIBRATION:
-                found = CalibratedEnsemble(
-                    adapter, self.names, lambda names: self._raw_source(adapter, names), calibration=tables,
-                    calibration_size=self.calibration_size, calibration_seed=self.calibration_seed,
-                    cache_dir=None if self._batch is not None else self.cache_dir,
-                    setting=f'{self.data}|{self.batch_size}|{self.seed}')
-            else:
-                found = self._raw_source(adapter, self.names)
-            self._bound = (space, found)
+            found = None if self.table is not None else space_ensemble(
+                adapter, self.names, lambda names: self._raw_source(adapter, names), data=self.data,
+                batch_size=self.batch_size, seed=self.seed,
+                cache_dir=None if self._batch is not None else self.cache_dir,
+                calibration_size=self.calibration_size, calibration_seed=self.calibration_seed)
+            self._bound = (space, found if found is not None else self._raw_source(adapter, self.names))
         return self._bound[1]
 
     def _raw_source(self, adapter, names):

@@ -16,8 +16,12 @@ space with categorical choices and is always last. A new kind of space is one mo
 from __future__ import annotations
 
 import hashlib
+import inspect
 import itertools
 import json
+import re
+import sys
+from pathlib import Path
 from typing import Any, Hashable, Mapping
 
 import numpy as np
@@ -149,6 +153,67 @@ def encode_sample(sample: Mapping[str, Any], labels) -> str:
         raise ValueError(f'sample {dict(sample)} lacks label {err.args[0]!r}') from None
     except TypeError as err:
         raise ValueError(f'sample {dict(sample)} has a value that is not plain JSON ({err})') from None
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+_ADDRESS = re.compile(r'\b0x[0-9a-fA-F]{4,}\b')
+
+
+def _class_name(cls: type) -> str:
+    """``module.QualifiedName`` of a class, the module as its last dotted part (the same whether a file is
+    imported by path or as part of a package) and a script's ``__main__`` by its file name."""
+    module = cls.__module__
+    if module in ('__main__', '__mp_main__'):
+        module = Path(getattr(sys.modules.get(module), '__file__', None) or module).stem
+    return f'{module.rpartition(".")[2]}.{cls.__qualname__}'
+
+
+def _stable_text(value: Any) -> str:
+    """Text of a constructor argument that is the same in every process: plain values and containers by value,
+    classes and functions by name, tensors and arrays by a hash of their contents, modules by their structure
+    (``repr``: not their weights); any other object by its ``repr``, unless that shows a memory address, then by
+    its class alone (two such objects of one class give the same text)."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return f'{type(value).__name__}[{", ".join(_stable_text(v) for v in value)}]'
+    if isinstance(value, (set, frozenset)):
+        return f'{type(value).__name__}{{{", ".join(sorted(_stable_text(v) for v in value))}}}'
+    if isinstance(value, Mapping):
+        items = sorted(f'{_stable_text(k)}: {_stable_text(v)}' for k, v in value.items())
+        return f'{type(value).__name__}{{{", ".join(items)}}}'
+    if isinstance(value, type) or inspect.isroutine(value):
+        return f'{getattr(value, "__module__", "")}.{getattr(value, "__qualname__", getattr(value, "__name__", ""))}'
+    if hasattr(value, '__array__') and hasattr(value, 'shape') and hasattr(value, 'dtype'):  # numpy, torch
+        try:
+            array = np.ascontiguousarray(value.detach().cpu() if hasattr(value, 'detach') else value)
+            digest = hashlib.sha1(array.tobytes()).hexdigest()[:12]
+        except (TypeError, RuntimeError, ValueError):  # a dtype numpy lacks (bfloat16): its shape alone
+            digest = 'unhashed'
+        return f'{type(value).__name__}({value.dtype}, {tuple(value.shape)}, {digest})'
+    text = repr(value)
+    return _class_name(type(value)) if _ADDRESS.search(text) else text
+
+
+def _constructor_text(space: Any) -> str:
+    """The arguments ``space`` was constructed with (:func:`_stable_text`), defaults of its signature filled in."""
+    args, kwargs = getattr(space, 'trace_args', None), getattr(space, 'trace_kwargs', None)
+    if args is None and kwargs is None:
+        return 'untraced'
+    args, kwargs = list(args or ()), dict(kwargs or {})
+    if not args:  # NNI turns positional arguments into keywords where it can: then defaults line up by name
+        init = getattr(type(space), '_init_wrapped', None) or type(space).__init__
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            parameters = []
+        for param in parameters:
+            if param.default is not param.empty and param.name not in kwargs:
+                kwargs[param.name] = param.default
+    return f'{_stable_text(args)}|{_stable_text(kwargs)}'
 
 
 class SpaceAdapter:
@@ -286,8 +351,10 @@ class SpaceAdapter:
 
     def fingerprint(self) -> str:
         """A short hash of the labels and their values (names on-disk caches of this space)."""
-        text = json.dumps({k: [repr(v) for v in getattr(m, 'values', [])] for k, m in self.simplified.items()})
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+        return _short_hash(self._choices_text())
+
+    def _choices_text(self) -> str:
+        return json.dumps({k: [repr(v) for v in getattr(m, 'values', [])] for k, m in self.simplified.items()})
 
     def population_fingerprint(self) -> str:
         """Names the population :meth:`distinct_samples` draws from (what a calibration on the space was made
@@ -307,6 +374,20 @@ class ModelSpaceAdapter(SpaceAdapter):
     @classmethod
     def handles(cls, simplified: Mapping[str, Any]) -> bool:
         return True
+
+    def fingerprint(self) -> str:
+        """A short hash of the labels and their values and of what the networks are built from: the class of the
+        user's ``ModelSpace`` (module and qualified name) and the arguments it was constructed with (NNI's
+        ``trace_args`` / ``trace_kwargs``, the signature's defaults filled in, so ``Space()`` and
+        ``Space(width=<its default>)`` share caches). An argument counts by value when it is a plain value or
+        container, by name when a class or function, by a hash of its contents when a tensor or array, by its
+        structure (``repr``, not its weights) when a module, else by its ``repr`` unless that shows a memory
+        address, then by its class alone. Not covered: the class's code (edit it, and clear the cache) and what an
+        argument's text leaves out. A bare benchmark space (no ``ModelSpace``) is its labels and values alone."""
+        space = self.network_space
+        if space is None:
+            return super().fingerprint()
+        return _short_hash(f'{self._choices_text()}|{_class_name(type(space))}|{_constructor_text(space)}')
 
     def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
         """The model of ``sample``: the space re-instantiated under NNI's ``model_context`` (only the
