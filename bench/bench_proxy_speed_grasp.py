@@ -61,14 +61,10 @@ def main() -> None:
     torch.set_num_threads(1)
     from scipy.stats import kendalltau, rankdata, spearmanr
 
-    from nni_rank.benchmarks import open_benchmark
-    from nni_rank.data import load_cifar, single_minibatch
+    from nb201_cells import minibatch_and_cells
     from nni_rank.proxies import nb201_network
 
-    batch = single_minibatch(load_cifar(str(Path(args.data) / 'cifar10_train_10k.bin')), 64, seed=args.seed)
-    archs = list(open_benchmark(str(Path(args.data) / 'nb201_test_accuracy_200ep.csv')).archs())
-    rng = np.random.default_rng(args.seed)
-    cells = [archs[i] for i in rng.choice(len(archs), args.n, replace=False)]
+    batch, cells = minibatch_and_cells(args.data, args.n, args.seed)
     grasp(nb201_network(cells[0]), batch, METHODS[0])  # first-call costs out
     load_before = os.getloadavg()
     rows = []

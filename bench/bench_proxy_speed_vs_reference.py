@@ -118,16 +118,10 @@ def main() -> None:
     sys.path.insert(0, str(Path(args.reference).resolve()))
     from foresight.pruners.predictive import find_measures
 
-    from nni_rank.benchmarks import open_benchmark
-    from nni_rank.data import load_cifar, single_minibatch
+    from nb201_cells import minibatch_and_cells
     from nni_rank.proxies import compute_proxies, nb201_network
-    from nni_rank.spaces import NB201Arch
 
-    batch = single_minibatch(load_cifar(str(Path(args.data) / 'cifar10_train_10k.bin')), 64, seed=args.seed)
-    archs = [a for a in open_benchmark(str(Path(args.data) / 'nb201_test_accuracy_200ep.csv')).archs()
-             if NB201Arch.parse(a).is_connected()]
-    rng = np.random.default_rng(args.seed)
-    cells = [archs[i] for i in rng.choice(len(archs), args.n, replace=False)]
+    batch, cells = minibatch_and_cells(args.data, args.n, args.seed, connected_only=True)
     warm = nb201_network(cells[0])
     compute_proxies(warm, batch, SIX + ['naswot'])
     reference_six(find_measures, copy.deepcopy(warm), batch, SIX)

@@ -177,3 +177,19 @@ def test_zero_cost_pool_of_a_restricted_search_is_drawn_from_the_open_rows(nb101
     ten = _random_pool(restricted, 10, RandomState(0), set())
     assert len({_key(s) for s in ten}) == 10 and _key(first) not in {_key(s) for s in ten}
     assert ten == _random_pool(restricted, 10, RandomState(0), set())  # seeded
+
+
+def test_restricted_candidates_draw_distinct_open_rows(nb101_user):
+    space, table, rows = nb101_user
+    adapter = adapter_for(space)
+    samples = [adapter.open_table(table).sample(k) for k in adapter.open_table(table).archs()]
+    restriction = TableRestriction(adapter, samples, seed=0)
+    from nni_rank.spaces.restricted import restricted_adapter
+    codec = restricted_adapter(adapter, restriction).candidates()
+    rng = np.random.default_rng(0)
+    drawn = [_key(codec.to_sample(c)) for c in codec.random(ROWS - 5, rng)]
+    assert len(set(drawn)) == ROWS - 5 and set(drawn) <= set(rows)
+    for s in samples[:ROWS - 3]:
+        restriction.claim(s)
+    left = [_key(codec.to_sample(c)) for c in codec.random(10, rng)]  # only 3 rows are left: all of them, once
+    assert sorted(left) == sorted(_key(s) for s in samples[ROWS - 3:])

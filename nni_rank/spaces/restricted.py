@@ -93,6 +93,15 @@ class TableRestriction:
         pick = rng.integers(len(free)) if hasattr(rng, 'integers') else rng.randint(len(free))
         return dict(self.samples[int(free[int(pick)])])
 
+    def random_many(self, n: int, rng: Any = None) -> list[dict[str, Any]]:
+        """``min(n, rows left)`` distinct rows not queried yet, uniformly (``rng`` as for :meth:`random`)."""
+        free = np.flatnonzero(self._free)
+        if not len(free):
+            raise TableExhausted(f'every one of the table\'s {len(self.samples)} architectures has been queried')
+        rng = self._rng if rng is None else rng
+        picks = rng.choice(len(free), size=min(int(n), len(free)), replace=False)
+        return [dict(self.samples[int(free[int(i)])]) for i in picks]
+
     def open_rows(self) -> list[dict[str, Any]]:
         """The rows not queried yet, in table order."""
         return [dict(self.samples[i]) for i in np.flatnonzero(self._free)]
@@ -161,7 +170,8 @@ class _RestrictedCandidates:
         return [self._base.from_sample(s) for s in projected]
 
     def random(self, n: int, rng) -> list:
-        return [self._base.from_sample(self._restriction.random(rng)) for _ in range(n)]
+        """Distinct rows not queried yet (all of them when fewer than ``n`` are left)."""
+        return [self._base.from_sample(s) for s in self._restriction.random_many(n, rng)]
 
     def from_indices(self, rows, rng=None, donors=()) -> list:
         return self._project(self._base.from_indices(rows, rng, donors))
