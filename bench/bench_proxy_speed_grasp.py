@@ -8,6 +8,11 @@ alone by each method (interleaved, who goes first alternating) and compares the 
 size of the terms GraSP's sum cancels). A few cells are also computed in float64 (both methods) to show how far
 float32 moves the double backward itself. MobileNetV2 (torchvision, 10 classes) and the largest model of
 examples/macro_space.py are timed and compared too. Writes bench/results/proxy_speed_grasp.json.
+
+``--variants`` only measures GraSP without any double backward (issue 14) against the exact one and adds it to
+that file as ``no_double_backward_variants``: scale-invariant layers ``||g_l||^2``, the head (the layer returning
+the logits) exactly (``psi = <dL/dz, z - b>`` differentiates the loss function only: one ordinary backward), and
+the other non-invariant layers either counted as invariant (``as_invariant``) or dropped (``dropped``).
 """
 from __future__ import annotations
 
@@ -50,6 +55,81 @@ def compare(build, batch, order) -> dict:
     return row
 
 
+def no_double_backward(net, batch) -> dict:
+    """GraSP with no double backward, both treatments of the deep non-invariant layers."""
+    from nni_rank.proxies.common import scored_layers
+    from nni_rank.proxies.gradient import OutputRecorder
+    from nni_rank.proxies.grasp import output_term, scale_invariant
+    layers = scored_layers(net)
+    weights = [m.weight for m in layers]
+    start = time.perf_counter()
+    with OutputRecorder(layers) as rec:
+        logits = net.train()(batch[0])
+    loss = F.cross_entropy(logits, batch[1])
+    grads = torch.autograd.grad(loss, weights, retain_graph=True, allow_unused=True)
+    flags = scale_invariant(loss, weights)
+    heads = {id(m) for m, o in zip(rec.modules, rec.outputs) if o is logits}
+    heads -= {id(m) for m, o in zip(rec.modules, rec.outputs) if o is not logits}
+    squares = [0.0 if g is None else float(g.double().pow(2).sum()) for g in grads]
+    deep = sum(s for s, m, f in zip(squares, layers, flags) if not f and id(m) not in heads)
+    head_term = 0.0
+    (delta,) = torch.autograd.grad(loss, logits, create_graph=True, retain_graph=True)
+    psi = sum((delta * output_term(m, logits)).sum() for m in layers if id(m) in heads)
+    if isinstance(psi, torch.Tensor) and psi.requires_grad:
+        hp = torch.autograd.grad(psi, weights, allow_unused=True)
+        head_term = float(sum((g * h).sum().double() for g, h in zip(grads, hp) if g is not None and h is not None))
+    seconds = time.perf_counter() - start
+    return {'as_invariant': sum(squares) - head_term, 'dropped': sum(squares) - head_term - deep,
+            'deep_grad_square': deep, 'no_double_backward_s': seconds}
+
+
+def variant_models(batch, seeds=(0, 1)) -> dict:
+    """The variants against the exact GraSP on MobileNetV2 (10 classes) and the largest macro_space model."""
+    import torchvision
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'examples'))
+    from macro_space import LAYERS, MacroSpace
+    builds = {'mobilenet_v2': lambda: torchvision.models.mobilenet_v2(num_classes=10),
+              'macro_space largest': lambda: MacroSpace().freeze({f'layer{i}': 'ir5_t6' for i in range(len(LAYERS))})}
+    out = {}
+    for name, build in builds.items():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            net = build()
+            state = {k: v.clone() for k, v in net.state_dict().items()}
+            exact_s, exact = grasp(net, batch, 'double_backward')
+            net.load_state_dict(state)
+            out[f'{name} seed {seed}'] = {'double_backward': exact, 'double_backward_s': exact_s,
+                                          **no_double_backward(net, batch)}
+    return out
+
+
+def variants(args, batch, cells) -> dict:
+    from scipy.stats import kendalltau, spearmanr
+
+    from nni_rank.proxies import nb201_network
+    rows = []
+    for i, arch in enumerate(cells):
+        exact_s, exact = grasp(nb201_network(arch), batch, 'double_backward')
+        rows.append({'arch': str(arch), 'double_backward': exact, 'double_backward_s': exact_s,
+                     **no_double_backward(nb201_network(arch), batch)})
+        if (i + 1) % 10 == 0:
+            print(f'{i + 1}/{len(cells)} cells', flush=True)
+    models = variant_models(batch)
+    exact = np.array([r['double_backward'] for r in rows])
+    agreement = {}
+    for name in ('as_invariant', 'dropped'):
+        approx = np.array([r[name] for r in rows])
+        ok = np.isfinite(exact) & np.isfinite(approx)
+        agreement[name] = {'spearman': float(spearmanr(exact[ok], approx[ok])[0]),
+                           'kendall': float(kendalltau(exact[ok], approx[ok])[0]), 'cells_compared': int(ok.sum())}
+    return {'n': len(cells), 'agreement_with_double_backward': agreement,
+            'seconds': {k: float(np.mean([r[k] for r in rows])) for k in ('double_backward_s', 'no_double_backward_s')},
+            'reaches_0.95': any(a['spearman'] >= 0.95 for a in agreement.values()),
+            'note': 'the head is exact; the deep non-invariant layers (NB201: the 1x1 shortcut convs of the '
+                    'reduction blocks) are counted as invariant or dropped; a grasp_method needs Spearman >= 0.95',
+            'models': models, 'cells': rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default=os.environ.get('NNI_RANK_SHARED_DATA', '../shared/data'))
@@ -57,6 +137,7 @@ def main() -> None:
     ap.add_argument('--float64', type=int, default=4, help='cells also computed in float64')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--out', default='bench/results/proxy_speed_grasp.json')
+    ap.add_argument('--variants', action='store_true', help='only the no-double-backward variants (added to --out)')
     args = ap.parse_args()
     torch.set_num_threads(1)
     from scipy.stats import kendalltau, rankdata, spearmanr
@@ -65,6 +146,13 @@ def main() -> None:
     from nni_rank.proxies import nb201_network
 
     batch, cells = minibatch_and_cells(args.data, args.n, args.seed)
+    if args.variants:
+        out = Path(args.out)
+        report = json.loads(out.read_text()) if out.exists() else {}
+        report['no_double_backward_variants'] = variants(args, batch, cells)
+        out.write_text(json.dumps(report, indent=1))
+        print(json.dumps({k: v for k, v in report['no_double_backward_variants'].items() if k != 'cells'}, indent=1))
+        return
     grasp(nb201_network(cells[0]), batch, METHODS[0])  # first-call costs out
     load_before = os.getloadavg()
     rows = []
