@@ -103,7 +103,7 @@ def variant_models(batch, seeds=(0, 1)) -> dict:
     return out
 
 
-def variants(args, batch, cells) -> dict:
+def variants(batch, cells) -> dict:
     from scipy.stats import kendalltau, spearmanr
 
     from nni_rank.proxies import nb201_network
@@ -149,7 +149,7 @@ def main() -> None:
     if args.variants:
         out = Path(args.out)
         report = json.loads(out.read_text()) if out.exists() else {}
-        report['no_double_backward_variants'] = variants(args, batch, cells)
+        report['no_double_backward_variants'] = variants(batch, cells)
         out.write_text(json.dumps(report, indent=1))
         print(json.dumps({k: v for k, v in report['no_double_backward_variants'].items() if k != 'cells'}, indent=1))
         return

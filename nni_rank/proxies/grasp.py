@@ -20,6 +20,10 @@ maximum 6.5e-3 (at most 6e-4 of ``||g||^2``), the same in float64 (so it is eps,
 (one pair of near-equal cells swapped), for a 1.4x faster GraSP. In float64 with ``eps`` at 1e-12 the two agree
 to 1e-7. It is therefore an option (``grasp_method='scale_invariant'`` of
 :func:`~nni_rank.proxies.compute_proxies`); the exact double backward stays the default.
+
+No double backward at all does not rank like GraSP: with the head exact and the other non-invariant layers
+(NB201's 1x1 shortcut convolutions) counted as invariant or dropped, Spearman with the exact value is -0.16 /
+-0.14 over 60 NB201 cells (``no_double_backward_variants`` in that file): those layers' Hessian terms dominate.
 """
 from __future__ import annotations
 
