@@ -53,6 +53,9 @@ NB201_TUNED = {'proxy': 'synflow', 'pool_size': 1000, 'population_size': 5, 'sam
 NEW = {'proxy': 'zc_ensemble', 'pool_size': 100, 'population_size': 5, 'sample_size': 2, 'random_move_prob': 0.0}
 #: ``tune``'s overall best, measured beside where the pool is cheap (``--with-pool-1000``).
 BEST_POOL_1000 = {**NEW, 'pool_size': 1000}
+#: Learned proxy weights (``--with-learned``): synflow orders the first three candidates, then the labels weigh synflow,
+#: params and flops (ridge towards synflow alone, penalty 0.1; the strategies' defaults for ``learn``).
+LEARNED = {**NB201_TUNED, 'learn': 'synflow,params,flops'}
 
 TUNING_SEEDS = range(100, 120)
 GRID = {'proxy': ('synflow', 'zc_ensemble'), 'pool_size': (100, 1000),
@@ -131,13 +134,21 @@ def evaluate(args) -> None:
     entry = {'space': args.space, 'benchmark': args.benchmark, 'dataset': args.dataset, 'budget': args.budget,
              'seeds': args.seeds, 'proxy_table': args.proxy_table, 'data': args.data,
              'restricted_to_table': args.restrict_to_table, 'configs': {}}
-    configs = [('nb201-tuned defaults', NB201_TUNED), ('new defaults', NEW)]
+    configs = [('nb201-tuned defaults', 'zc-rea', NB201_TUNED), ('new defaults', 'zc-rea', NEW)]
     if args.with_pool_1000:
-        configs.append(('new, pool 1000', BEST_POOL_1000))
-    for name, options in configs:
-        entry['configs'][name] = staged_runs('zc-rea', _strategy_options(options, args), args, seeds,
+        configs.append(('new, pool 1000', 'zc-rea', BEST_POOL_1000))
+    if args.with_learned:
+        configs += [('learned weights', 'zc-rea', LEARNED),
+                    ('zc-random, learned weights', 'zc-random', {'learn': LEARNED['learn']})]
+    if args.only_learned:  # keep the other configurations (and NNI's REA) from the entry already written
+        previous = json.loads(Path(args.out).read_text())[args.label]
+        entry['configs'] = dict(previous['configs'])
+        configs = [c for c in configs if 'learn' in c[2]]
+    for name, strategy, options in configs:
+        entry['configs'][name] = staged_runs(strategy, _strategy_options(options, args), args, seeds,
                                              work / name.replace(',', '').replace(' ', '-'))
-    entry['configs']['NNI rea'] = staged_runs('rea', {}, args, seeds, work / 'rea')
+    if not args.only_learned:
+        entry['configs']['NNI rea'] = staged_runs('rea', {}, args, seeds, work / 'rea')
     for name, row in entry['configs'].items():
         print(f'{name:22s} to optimum {row["to_optimum"]}  to top-0.1% {row["to_top0.1%"]}')
     _update(args.label, entry, Path(args.out))
@@ -159,6 +170,10 @@ def main() -> None:
     p.add_argument('--budget', type=int, default=300)
     p.add_argument('--stages', default='300', help='increasing budgets ending at --budget, e.g. 60,300')
     p.add_argument('--with-pool-1000', action='store_true', help='eval: also the new defaults with a pool of 1,000')
+    p.add_argument('--with-learned', action='store_true',
+                   help='eval: also zc-rea and zc-random with learned proxy weights (synflow, params, flops)')
+    p.add_argument('--only-learned', action='store_true',
+                   help='eval: run only the learned-weights configs, keeping the others from the entry already written')
     p.add_argument('--work', default='/tmp/calib-bench/runs', help='folder of the finished runs (resumable)')
     p.add_argument('--out', default=str(OUT))
     args = p.parse_args()

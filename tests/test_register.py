@@ -88,6 +88,18 @@ def test_zc_rea_tuner_protocol(nb201_csv):
     assert len(tuner.history) == 12 + 1 + 30
 
 
+def test_zc_rea_tuner_learns_proxy_weights_from_the_results(nb201_csv):
+    table = open_benchmark(str(nb201_csv))
+    options = dict(proxy='params', pool_size=40, population_size=5, sample_size=3, seed=3)
+    plain, learned = ZcREATuner(**options), ZcREATuner(learn='params,flops,synflow', **options)
+    for tuner in (plain, learned):
+        tuner.update_search_space(SPACE)
+    first, second = _feed(plain, table, 30), _feed(learned, table, 30)
+    assert second[:5] == first[:5]  # the warm-up: params order before any result
+    assert second != first and learned.guide.learning and not plain.guide.learning
+    assert len(learned.guide.state_dict()['labels']) == 30
+
+
 def test_zc_rea_tuner_resume_and_exhaustion(nb201_csv):
     table = open_benchmark(str(nb201_csv))
     small = {k: {'_type': 'choice', '_value': v['_value'][2:4]} for k, v in SPACE.items()}  # 2^6 = 64 cells

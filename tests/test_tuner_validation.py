@@ -62,6 +62,9 @@ BAD = [  # (tuner, classArgs, the tuner's message)
     ('NAR', {'proxies': 'synflow', 'proxy_table': '/no/such.csv'}, 'NARTuner: classArg proxy_table: /no/such.csv is not a file'),
     ('NAR', {'report_prediction': 'yes'}, "NARTuner: classArg report_prediction must be true or false, got 'yes'"),
     ('ZcREA', {'threads': 0}, 'ZcREATuner: classArg threads must be an integer >= 1 or null, got 0'),
+    ('ZcREA', {'learn': 'synflow,parms'}, "ZcREATuner: classArg learn: unknown proxy 'parms'"),
+    ('ZcREA', {'learn_after': 1}, 'ZcREATuner: classArg learn_after must be an integer >= 2, got 1'),
+    ('ZcREA', {'learn_alpha': 0}, 'ZcREATuner: classArg learn_alpha must be a number > 0, got 0'),
     ('Reinforce', {'seed': 1.5}, 'ReinforceTuner: classArg seed must be an integer or null, got 1.5'),
     ('AlphaNAS', {'max_changes': 0}, 'AlphaNasTuner: classArg max_changes must be an integer >= 1 or null, got 0'),
 ]

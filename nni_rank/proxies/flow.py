@@ -63,6 +63,9 @@ def synflow_score(model: nn.Module, input_shape: Sequence[int], device: str | to
     weights = [by_id[id(m.weight)] for m in layers]
     x = torch.ones((1, *input_shape), dtype=torch.float64, device=device)
     modes = {m: m.training for m in model.modules()}
+    # functional_call can leave the float64 copies in some modules (seen with nasbench_pytorch's cells): put back
+    # every module's own tensors afterwards, so the model is scored by the next proxy as it was built
+    owned = [(m, kind, dict(getattr(m, kind))) for m in model.modules() for kind in ('_parameters', '_buffers')]
     try:
         model.eval()
         with batchnorm_removed(model), torch.enable_grad():
@@ -73,6 +76,8 @@ def synflow_score(model: nn.Module, input_shape: Sequence[int], device: str | to
     finally:
         for m, t in modes.items():
             m.training = t
+        for m, kind, tensors in owned:
+            getattr(m, kind).update(tensors)
     total = 0.0
     for w, g in zip(weights, grads):
         if g is not None:

@@ -111,12 +111,23 @@ class ProxyScorer:
         With one proxy: its value (NaN replaced by -inf, so it ranks last); with several: minus the
         mean rank among ``samples``.
         """
-        raw = self.raw_scores(samples, model_space)
-        if len(self.names) == 1:
+        return self.combine(self.raw_scores(samples, model_space), self.names)
+
+    @staticmethod
+    def combine(raw: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """One score per row of ``raw`` (columns: ``names``), as :meth:`scores` combines them."""
+        if len(names) == 1:
             col = raw[:, 0]
-            sign = 1.0 if PROXIES[self.names[0]].higher_is_better else -1.0
+            sign = 1.0 if PROXIES[names[0]].higher_is_better else -1.0
             return np.where(np.isfinite(col), sign * col, -np.inf)
-        return combine_ranks({n: raw[:, i] for i, n in enumerate(self.names)}, self.names)
+        return combine_ranks({n: raw[:, i] for i, n in enumerate(names)}, names)
+
+    def with_proxies(self, proxies: str | Iterable[str]) -> 'ProxyScorer':
+        """A scorer of other proxies with this one's data, seed, cache, device, table and space."""
+        return ProxyScorer(proxies, data=self.data, batch_size=self.batch_size, seed=self.seed, cache_dir=self.cache_dir,
+                           batch=self._batch, device=self.device, table=self.table, exact_table=self.exact_table,
+                           space=self.space, calibration_size=self.calibration_size,
+                           calibration_seed=self.calibration_seed)
 
     def order(self, samples: Sequence[dict], model_space=None) -> np.ndarray:
         """Indices of ``samples`` best first (undefined scores last, ties in input order)."""

@@ -4,7 +4,11 @@ Proxy scores are free (no benchmark query, no training); only models submitted t
 
 * **warm-up**: score a pool of random candidates and start from the best of them;
 * **move proposal** (evolution): mutate the parent into every one-edit child and evaluate the one
-  the proxy ranks highest (a random child with probability ``random_move_prob``).
+  the proxy ranks highest (a random child with probability ``random_move_prob``);
+* **learned weights** (``learn``, both strategies): once ``learn_after`` candidates are evaluated, candidates
+  are ranked by the ``learn`` proxies weighted by a ridge fit to the labels received so far
+  (:class:`~nni_rank.strategies.proxy_guide.ProxyGuide`), so a proxy that ranks the space backwards or weakly
+  is outweighed by one that ranks it well, with no query beyond the search's own.
 
 :class:`ZeroCostRandom` evaluates a warm-up pool in proxy order; :class:`ZeroCostEvolution` is
 NNI's regularized evolution with the warm-up as its initial population and move proposal as its
@@ -19,7 +23,7 @@ import logging
 from typing import Callable, Iterable
 
 from nni.mutable import Categorical, Sample, SampleValidationError
-from nni.nas.execution import ExecutionEngine
+from nni.nas.execution import ExecutionEngine, ModelEventType, TrainingEndEvent
 from nni.nas.space import ExecutableModelSpace
 from nni.nas.strategy import Strategy
 from nni.nas.strategy.evolution import RegularizedEvolution
@@ -27,14 +31,11 @@ from numpy.random import RandomState
 
 from ..proxies.scorer import ProxyScorer
 from ..spaces.adapter import adapter_for
+from .proxy_guide import ProxyGuide, sample_key as _key
 
 _logger = logging.getLogger(__name__)
 
 __all__ = ['ZeroCostRandom', 'ZeroCostEvolution', 'zero_cost_random', 'zero_cost_evolution']
-
-
-def _key(sample: Sample) -> str:
-    return repr(sorted(sample.items()))
 
 
 def _choices(model_space: ExecutableModelSpace) -> dict[str, Categorical]:
@@ -69,15 +70,23 @@ def _random_pool(model_space, size: int, rng: RandomState, seen: set[str]) -> li
     return pool
 
 
-def _warm_up(scorer: ProxyScorer, model_space, pool_size: int, rng: RandomState,
+def _warm_up(guide: ProxyGuide, model_space, pool_size: int, rng: RandomState,
              seen: set[str]) -> list[Sample]:
-    """A random pool of ``pool_size`` samples sorted by proxy score, best first."""
+    """A random pool of ``pool_size`` samples sorted by the guide, best first."""
     pool = _random_pool(model_space, pool_size, rng, seen)
     if not pool:
         return []
-    order = scorer.order(pool, model_space)
-    _logger.info('Warm-up: scored %d candidates with %s', len(pool), scorer)
+    order = guide.order(pool, model_space)
+    _logger.info('Warm-up: scored %d candidates with %s', len(pool), guide)
     return [pool[i] for i in order]
+
+
+def _metric(event: TrainingEndEvent) -> float | None:
+    """The scalar a model reported (NNI's ``default`` of a dict), or None."""
+    metric = event.model.metric
+    if isinstance(metric, dict):
+        metric = metric.get('default')
+    return metric if isinstance(metric, (int, float)) else None
 
 
 class ZeroCostRandom(Strategy):
@@ -85,34 +94,47 @@ class ZeroCostRandom(Strategy):
 
     Draws ``pool_size`` distinct random samples, scores them all (free), and submits them best first;
     when the pool runs out, another pool is drawn. With ``pool_size=1`` it is plain random search.
+    With ``learn``, the rest of the pool is re-ranked by the learned weights after every label
+    (``learn_after``, ``learn_alpha``: see :class:`~nni_rank.strategies.proxy_guide.ProxyGuide`).
     """
 
     def __init__(self, proxy: str | Iterable[str] = 'synflow', pool_size: int = 1000, seed: int | None = None,
-                 scorer: ProxyScorer | None = None, **scorer_options):
+                 scorer: ProxyScorer | None = None, learn: str | Iterable[str] | None = None, learn_after: int = 3,
+                 learn_alpha: float = 0.1, **scorer_options):
         super().__init__()
         if pool_size < 1:
             raise ValueError(f'pool_size must be >= 1, got {pool_size}')
         self.scorer = scorer or ProxyScorer(proxy, **scorer_options)
+        self.guide = ProxyGuide(self.scorer, learn, learn_after, learn_alpha)
         self.pool_size = pool_size
         self._rng = RandomState(seed)
         self._queue: list[Sample] = []
         self._seen: set[str] = set()
 
     def extra_repr(self) -> str:
-        return f'scorer={self.scorer}, pool_size={self.pool_size}'
+        return f'scorer={self.guide}, pool_size={self.pool_size}'
 
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
         _choices(model_space)
+        engine.register_model_event_callback(ModelEventType.TrainingEnd, self._training_end_callback)
         return model_space
+
+    def _cleanup(self) -> None:
+        self.engine.unregister_model_event_callback(ModelEventType.TrainingEnd, self._training_end_callback)
+
+    def _training_end_callback(self, event: TrainingEndEvent) -> None:
+        self.guide.observe(event.model.sample, _metric(event))
 
     def _run(self) -> None:
         submitted = []
         while self.wait_for_resource():
             if not self._queue:
-                self._queue = _warm_up(self.scorer, self.model_space, self.pool_size, self._rng, self._seen)
+                self._queue = _warm_up(self.guide, self.model_space, self.pool_size, self._rng, self._seen)
                 if not self._queue:
                     _logger.info('Search space exhausted.')
                     break
+            elif self.guide.learning:
+                self._queue = [self._queue[i] for i in self.guide.order(self._queue, self.model_space)]
             sample = self._queue.pop(0)
             self._seen.add(_key(sample))
             model = self.model_space.freeze(sample)
@@ -121,12 +143,14 @@ class ZeroCostRandom(Strategy):
         self.engine.wait_models()
 
     def state_dict(self) -> dict:
-        return {'queue': list(self._queue), 'seen': sorted(self._seen), 'random_state': self._rng.get_state()}
+        return {'queue': list(self._queue), 'seen': sorted(self._seen), 'random_state': self._rng.get_state(),
+                'guide': self.guide.state_dict()}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self._queue = list(state_dict['queue'])
         self._seen = set(state_dict['seen'])
         self._rng.set_state(state_dict['random_state'])
+        self.guide.load_state_dict(state_dict.get('guide', {}))
 
 
 class ZeroCostEvolution(RegularizedEvolution):
@@ -150,6 +174,10 @@ class ZeroCostEvolution(RegularizedEvolution):
         population 20 / tournament 5 / 25% random moves 25; 5 / 2 / 10% 12; 5 / 2 / 0% 8.5
         (CIFAR-100, not used for tuning: 24 -> 7; bench/bench_defaults.py). When every child of the
         parent has been tried, the child comes from NNI's random mutation, so the search does not stall.
+    learn, learn_after, learn_alpha
+        Proxies whose weights are fitted to the labels received once ``learn_after`` models are evaluated
+        (ridge penalty ``learn_alpha``); they then rank the children instead of ``proxy``
+        (:class:`~nni_rank.strategies.proxy_guide.ProxyGuide`). None: ``proxy`` throughout.
     scorer_options
         ``data``, ``batch_size``, ``cache_dir``, ``device``, ``table`` (read NB201 scores from a proxy
         table) for :class:`ProxyScorer`.
@@ -158,6 +186,7 @@ class ZeroCostEvolution(RegularizedEvolution):
     def __init__(self, proxy: str | Iterable[str] = 'synflow', pool_size: int = 1000, move_proposal: bool = True,
                  random_move_prob: float = 0.0, population_size: int = 5, sample_size: int = 2,
                  mutation_prob: float = 1 / 6, seed: int | None = None, scorer: ProxyScorer | None = None,
+                 learn: str | Iterable[str] | None = None, learn_after: int = 3, learn_alpha: float = 0.1,
                  **scorer_options):
         super().__init__(population_size=population_size, sample_size=sample_size, mutation_prob=mutation_prob,
                          dedup=True, seed=seed)
@@ -166,6 +195,7 @@ class ZeroCostEvolution(RegularizedEvolution):
         if not 0.0 <= random_move_prob <= 1.0:
             raise ValueError(f'random_move_prob must be in [0, 1], got {random_move_prob}')
         self.scorer = scorer or ProxyScorer(proxy, **scorer_options)
+        self.guide = ProxyGuide(self.scorer, learn, learn_after, learn_alpha)
         self.pool_size, self.move_proposal, self.random_move_prob = pool_size, move_proposal, random_move_prob
         self._warm: list[Sample] | None = None
         self._seen: set[str] = set()
@@ -173,7 +203,7 @@ class ZeroCostEvolution(RegularizedEvolution):
         self._project: Callable[[Sample], Sample] | None = None  # the space adapter's projection
 
     def extra_repr(self) -> str:
-        return (super().extra_repr() + f', scorer={self.scorer}, pool_size={self.pool_size}, '
+        return (super().extra_repr() + f', scorer={self.guide}, pool_size={self.pool_size}, '
                 f'move_proposal={self.move_proposal}, random_move_prob={self.random_move_prob}')
 
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
@@ -194,7 +224,7 @@ class ZeroCostEvolution(RegularizedEvolution):
             self._seen.add(_key(model.sample))
             return model
         if self._warm is None:
-            self._warm = _warm_up(self.scorer, self.model_space, self.pool_size, self._random_state, self._seen)
+            self._warm = _warm_up(self.guide, self.model_space, self.pool_size, self._random_state, self._seen)
         while self._warm:
             sample = self._warm.pop(0)
             if _key(sample) not in self._seen:
@@ -232,16 +262,21 @@ class ZeroCostEvolution(RegularizedEvolution):
         if self._random_state.uniform() < self.random_move_prob:
             child = children[self._random_state.randint(len(children))]
         else:
-            child = children[int(self.scorer.order(children, self.model_space)[0])]
+            child = children[int(self.guide.order(children, self.model_space)[0])]
         return self._submit(child)
 
+    def _training_end_callback(self, event: TrainingEndEvent) -> None:
+        super()._training_end_callback(event)
+        self.guide.observe(event.model.sample, _metric(event))
+
     def state_dict(self) -> dict:
-        return {**super().state_dict(), 'warm': self._warm, 'seen': sorted(self._seen)}
+        return {**super().state_dict(), 'warm': self._warm, 'seen': sorted(self._seen), 'guide': self.guide.state_dict()}
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
         self._warm = state_dict.get('warm')
         self._seen = set(state_dict.get('seen', []))
+        self.guide.load_state_dict(state_dict.get('guide', {}))
 
 
 def _table_option(scorer_options: dict) -> dict:
@@ -252,16 +287,20 @@ def _table_option(scorer_options: dict) -> dict:
 
 
 def zero_cost_random(seed: int | None = None, proxy: str = 'synflow', pool_size: int = 1000,
+                     learn: str | None = None, learn_after: int = 3, learn_alpha: float = 0.1,
                      **scorer_options) -> ZeroCostRandom:
     """``zc-random``: random candidates evaluated in proxy order (``proxy_table=PATH`` reads the scores)."""
-    return ZeroCostRandom(proxy=proxy, pool_size=pool_size, seed=seed, **_table_option(scorer_options))
+    return ZeroCostRandom(proxy=proxy, pool_size=pool_size, seed=seed, learn=learn, learn_after=learn_after,
+                          learn_alpha=learn_alpha, **_table_option(scorer_options))
 
 
 def zero_cost_evolution(seed: int | None = None, proxy: str = 'synflow', pool_size: int = 1000,
                         move_proposal: bool = True, random_move_prob: float = 0.0, population_size: int = 5,
-                        sample_size: int = 2, **scorer_options) -> ZeroCostEvolution:
+                        sample_size: int = 2, learn: str | None = None, learn_after: int = 3,
+                        learn_alpha: float = 0.1, **scorer_options) -> ZeroCostEvolution:
     """``zc-rea``: regularized evolution with proxy warm-up and move proposal (``proxy_table=PATH`` reads
     the scores)."""
     return ZeroCostEvolution(proxy=proxy, pool_size=pool_size, move_proposal=move_proposal,
                              random_move_prob=random_move_prob, population_size=population_size,
-                             sample_size=sample_size, seed=seed, **_table_option(scorer_options))
+                             sample_size=sample_size, seed=seed, learn=learn, learn_after=learn_after,
+                             learn_alpha=learn_alpha, **_table_option(scorer_options))

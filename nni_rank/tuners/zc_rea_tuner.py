@@ -57,6 +57,10 @@ class ZcREATuner(Tuner):
         Probability of a random one-edit child instead of the proxy's best.
     proxy
         Proxy name(s), comma-separated (several: mean rank); see ``nni_rank.proxies``.
+    learn, learn_after, learn_alpha
+        Proxies (comma-separated) whose weights are fitted to the trials' results once ``learn_after`` have
+        finished, and then rank the children (:class:`~nni_rank.strategies.proxy_guide.ProxyGuide`; e.g.
+        ``synflow,params,flops``); null: ``proxy`` throughout.
     data, batch_size, cache_dir, device
         For :class:`~nni_rank.proxies.ProxyScorer` (``data`` only matters for data-dependent proxies;
         ``cache_dir`` keeps scores on disk across experiments).
@@ -79,7 +83,8 @@ class ZcREATuner(Tuner):
                  pool_size: int = 1000, random_move_prob: float = 0.0, proxy: str = 'synflow',
                  data: str = 'digits', batch_size: int = 64, cache_dir: str | None = None, device: str = 'cpu',
                  max_trials: int | None = None, proxy_seed: int = 0, threads: int | None = 1,
-                 seed: int | None = None, space: str = 'nb201'):
+                 seed: int | None = None, space: str = 'nb201', learn: str | None = None, learn_after: int = 3,
+                 learn_alpha: float = 0.1):
         validate_class_args(**init_args(locals()))
         self.space = space
         self.optimize_mode = optimize_mode
@@ -89,6 +94,8 @@ class ZcREATuner(Tuner):
         self._scorer_args = dict(proxies=proxy, data=data, batch_size=batch_size, seed=proxy_seed,
                                  cache_dir=cache_dir, device=device)
         self.scorer = None  # ProxyScorer, built with the search space
+        self._learn = (learn, learn_after, learn_alpha)
+        self.guide = None  # ProxyGuide: the scorer, then weights learned from the results
         self._rng = random.Random(seed)
         self.choices: dict[str, list] | None = None  # label -> values
         self.population: deque[tuple[dict, float]] = deque(maxlen=population_size)
@@ -111,7 +118,11 @@ class ZcREATuner(Tuner):
         use_threads(self.threads)
         self.choices = choices
         if self.scorer is None:
+            from ..strategies.proxy_guide import ProxyGuide
             self.scorer = ProxyScorer(**self._scorer_args)
+            self.guide = ProxyGuide(self.scorer, *self._learn)
+            for params, reward in self.population:
+                self.guide.observe(params, reward)
         self._warm = None
         for record in self._imported:
             self._import_one(record)
@@ -168,15 +179,15 @@ class ZcREATuner(Tuner):
             return self._random_unseen()
         if self._rng.random() < self.random_move_prob:
             return self._rng.choice(children)
-        return children[int(self.scorer.order(children)[0])]
+        return children[int(self.guide.order(children)[0])]
 
     def _next_warm(self) -> dict | None:
         if self.pool_size == 0:
             return self._random_unseen()
         if self._warm is None:
             pool = self._random_pool(self.pool_size)
-            self._warm = [pool[i] for i in self.scorer.order(pool)] if pool else []
-            _logger.info('ZcREATuner: warm-up pool of %d scored with %s', len(pool), self.scorer)
+            self._warm = [pool[i] for i in self.guide.order(pool)] if pool else []
+            _logger.info('ZcREATuner: warm-up pool of %d scored with %s', len(pool), self.guide)
         while self._warm:
             params = self._warm.pop(0)
             if self._key(params) not in self._seen:
@@ -229,6 +240,8 @@ class ZcREATuner(Tuner):
         self.history[key] = reward
         if reward is not None and not math.isnan(reward):
             self.population.append((params, reward))
+            if self.guide is not None:
+                self.guide.observe(params, reward)
 
     def _import_one(self, record: dict) -> None:
         params, value = record.get('parameter'), record.get('value')
@@ -275,6 +288,10 @@ def validate_class_args(**class_args) -> dict:
     args.check_str('cache_dir', optional=True)
     args.check_str('device')
     args.check_int('proxy_seed')
+    if args['learn'] is not None:
+        args.check_proxies('learn', data='data')
+    args.check_int('learn_after', low=2)
+    args.check_number('learn_alpha', 0, low_open=True)
     check_space_arg('ZcREATuner', args['space'])
     return args
 
