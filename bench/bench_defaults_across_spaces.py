@@ -22,6 +22,10 @@ that the longer run repeats the shorter one's queries (a run does not depend on 
         --benchmark /tmp/nni-rank-user-nb101/user_nb101.csv --restrict-to-table --data ../shared/data/cifar10_train_10k.bin \
         --cache-dir /tmp/nni-rank-user-nb101/cache --work /tmp/calib-bench/user-nb101
 
+``--with-learned`` adds zc-rea and zc-random with learned proxy weights (``learn=synflow,params,flops``), and
+``--only-learned`` runs just those, keeping the entry's other rows (NB201 then needs a proxy table with ``params``
+and ``flops`` columns too).
+
 The proxy table (NB201 only: ``arch_str``, ``synflow``, ``zc_ensemble`` of all 15,625 full-size cells) stands in
 for computing NB201 scores; a user space's networks are built and scored (cached by sample in ``--cache-dir``).
 Each call updates its own entry of bench/results/defaults_across_spaces.json.
@@ -137,9 +141,11 @@ def evaluate(args) -> None:
     configs = [('nb201-tuned defaults', 'zc-rea', NB201_TUNED), ('new defaults', 'zc-rea', NEW)]
     if args.with_pool_1000:
         configs.append(('new, pool 1000', 'zc-rea', BEST_POOL_1000))
-    if args.with_learned:
-        configs += [('learned weights', 'zc-rea', LEARNED),
-                    ('zc-random, learned weights', 'zc-random', {'learn': LEARNED['learn']})]
+    learned = [s for s in (args.with_learned or '').split(',') if s]
+    if 'zc-rea' in learned:
+        configs.append(('learned weights', 'zc-rea', LEARNED))
+    if 'zc-random' in learned:
+        configs.append(('zc-random, learned weights', 'zc-random', {'learn': LEARNED['learn']}))
     if args.only_learned:  # keep the other configurations (and NNI's REA) from the entry already written
         previous = json.loads(Path(args.out).read_text())[args.label]
         entry['configs'] = dict(previous['configs'])
@@ -170,8 +176,9 @@ def main() -> None:
     p.add_argument('--budget', type=int, default=300)
     p.add_argument('--stages', default='300', help='increasing budgets ending at --budget, e.g. 60,300')
     p.add_argument('--with-pool-1000', action='store_true', help='eval: also the new defaults with a pool of 1,000')
-    p.add_argument('--with-learned', action='store_true',
-                   help='eval: also zc-rea and zc-random with learned proxy weights (synflow, params, flops)')
+    p.add_argument('--with-learned', nargs='?', const='zc-rea,zc-random', default='',
+                   help='eval: also these strategies (default zc-rea,zc-random) with learned proxy weights (synflow, '
+                        'params, flops)')
     p.add_argument('--only-learned', action='store_true',
                    help='eval: run only the learned-weights configs, keeping the others from the entry already written')
     p.add_argument('--work', default='/tmp/calib-bench/runs', help='folder of the finished runs (resumable)')

@@ -1,14 +1,21 @@
-"""Writing result files atomically: a reader (or a crash) never sees a half-written file."""
+"""Writing result files atomically (a reader, or a crash, never sees a half-written file), and the short hashes
+that name cache files."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ['atomic_path', 'write_json', 'write_text']
+__all__ = ['atomic_path', 'short_hash', 'write_json', 'write_text']
+
+
+def short_hash(data: str | bytes) -> str:
+    """12 hex digits of the SHA-1 of ``data`` (text as UTF-8): how the project names cache files and settings."""
+    return hashlib.sha1(data.encode() if isinstance(data, str) else data).hexdigest()[:12]
 
 
 @contextlib.contextmanager

@@ -16,7 +16,6 @@ raises :class:`~nni_rank.properties.synthesis.Unsatisfiable` when nothing within
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..files import short_hash
 from .synthesis import Unsatisfiable
 from .traced import traced_properties
 
@@ -109,7 +109,7 @@ class SpaceProperties:
         if space is None:
             cache_file = None
             if cache_dir is not None:
-                build = hashlib.sha1(repr((built_by, shape)).encode()).hexdigest()[:12]
+                build = short_hash(repr((built_by, shape)))
                 cache_file = Path(cache_dir) / f'alpha-properties-{adapter.fingerprint()}-{build}.jsonl'
             space = _SHARED[key] = cls(adapter, example_input, cache_file=cache_file)
         if space.adapter is not adapter and (adapter.open_rows() is not None or space.adapter.open_rows() is not None):

@@ -16,13 +16,13 @@ strategy and seed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..files import short_hash
 from .ensemble import BROKEN_IF_NAN, CALIBRATION, CDF_FLOOR, ENSEMBLE_COMPONENTS, LEVELS, calibrate
 
 __all__ = ['CalibratedEnsemble', 'ensemble_scores', 'space_ensemble', 'DEFAULT_CALIBRATION_SIZE']
@@ -95,8 +95,8 @@ class CalibratedEnsemble:
         inner += [n for n in ('zc_ensemble', *ENSEMBLE_COMPONENTS) if n not in inner]
         self.inner_names = inner
         self.source = make_source(inner)
-        digest = hashlib.sha1(f'{setting}|{self.calibration_size}|{self.calibration_seed}|{LEVELS}'.encode())
-        self.key = f'{adapter.population_fingerprint()}-{digest.hexdigest()[:12]}'
+        digest = short_hash(f'{setting}|{self.calibration_size}|{self.calibration_seed}|{LEVELS}')
+        self.key = f'{adapter.population_fingerprint()}-{digest}'
         self.file = None if cache_dir is None else Path(cache_dir) / f'zc-calibration-{self.key}.json'
         self._calibration = None if calibration is None else {k: tuple(v) for k, v in calibration.items()}
 

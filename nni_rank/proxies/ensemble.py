@@ -52,8 +52,8 @@ CALIBRATION: dict[str, tuple[float, ...]] = _load_calibration()
 
 def calibration_digest() -> str:
     """A short hash of :data:`CALIBRATION`: ``zc_ensemble`` scores cached on disk belong to it."""
-    import hashlib
-    return hashlib.sha1(json.dumps(CALIBRATION, sort_keys=True).encode()).hexdigest()[:12]
+    from ..files import short_hash
+    return short_hash(json.dumps(CALIBRATION, sort_keys=True))
 
 
 #: Components of ``zc_ensemble`` (computed in one forward and the backwards they need).

@@ -11,7 +11,6 @@ appended to as new architectures are scored, so an interrupted run resumes where
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 import os
@@ -22,6 +21,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from ..files import short_hash
 from .common import ProxyWarning
 from .compute import score_nb201
 from .registry import PROXIES, resolve_names
@@ -43,7 +43,7 @@ def setting_key(names, data, batch_size: int, seed: int) -> str:
     if 'zc_ensemble' in names:
         from .ensemble import calibration_digest
         setting += f'|{calibration_digest()}'
-    return hashlib.sha1(setting.encode()).hexdigest()[:12]
+    return short_hash(setting)
 
 
 class ProxyCacheWarning(ProxyWarning):

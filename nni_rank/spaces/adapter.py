@@ -15,7 +15,6 @@ space with categorical choices and is always last. A new kind of space is one mo
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
 import json
@@ -26,6 +25,7 @@ from typing import Any, Hashable, Mapping
 
 import numpy as np
 
+from ..files import short_hash
 __all__ = ['SpaceAdapter', 'ModelSpaceAdapter', 'SampleCandidates', 'adapter_for', 'load_space', 'register_adapter',
            'categorical_choices', 'encode_sample']
 
@@ -155,10 +155,6 @@ def encode_sample(sample: Mapping[str, Any], labels) -> str:
         raise ValueError(f'sample {dict(sample)} has a value that is not plain JSON ({err})') from None
 
 
-def _short_hash(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
 _ADDRESS = re.compile(r'\b0x[0-9a-fA-F]{4,}\b')
 
 
@@ -190,7 +186,7 @@ def _stable_text(value: Any) -> str:
     if hasattr(value, '__array__') and hasattr(value, 'shape') and hasattr(value, 'dtype'):  # numpy, torch
         try:
             array = np.ascontiguousarray(value.detach().cpu() if hasattr(value, 'detach') else value)
-            digest = hashlib.sha1(array.tobytes()).hexdigest()[:12]
+            digest = short_hash(array.tobytes())
         except (TypeError, RuntimeError, ValueError):  # a dtype numpy lacks (bfloat16): its shape alone
             digest = 'unhashed'
         return f'{type(value).__name__}({value.dtype}, {tuple(value.shape)}, {digest})'
@@ -351,7 +347,7 @@ class SpaceAdapter:
 
     def fingerprint(self) -> str:
         """A short hash of the labels and their values (names on-disk caches of this space)."""
-        return _short_hash(self._choices_text())
+        return short_hash(self._choices_text())
 
     def _choices_text(self) -> str:
         return json.dumps({k: [repr(v) for v in getattr(m, 'values', [])] for k, m in self.simplified.items()})
@@ -387,7 +383,11 @@ class ModelSpaceAdapter(SpaceAdapter):
         space = self.network_space
         if space is None:
             return super().fingerprint()
-        return _short_hash(f'{self._choices_text()}|{_class_name(type(space))}|{_constructor_text(space)}')
+        cached = self.__dict__.get('_fingerprint')
+        if cached is None or cached[0] is not space:  # computed once per space (stores ask on every lookup)
+            text = f'{self._choices_text()}|{_class_name(type(space))}|{_constructor_text(space)}'
+            cached = self.__dict__['_fingerprint'] = (space, short_hash(text))
+        return cached[1]
 
     def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
         """The model of ``sample``: the space re-instantiated under NNI's ``model_context`` (only the

@@ -14,7 +14,6 @@ they score candidates, so a proxy or a predictor ranks what would be evaluated).
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ from nni.mutable import SampleValidationError
 from nni.nas.benchmark import BenchmarkModelSpace
 from nni.nas.space import ModelStatus
 
+from ..files import short_hash
 from .adapter import SpaceAdapter, encode_sample
 
 __all__ = ['TableExhausted', 'TableRestriction', 'TableRestrictedAdapter', 'TableRestrictedSpace', 'restrict_to_table', 'restricted_adapter']
@@ -109,7 +109,7 @@ class TableRestriction:
     def digest(self) -> str:
         """A short hash of the table's rows (not of which were queried)."""
         text = '\n'.join(sorted(self._row))
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+        return short_hash(text)
 
     def claim(self, sample: Mapping[str, Any]) -> None:
         """Mark the row of ``sample`` as queried (a sample outside the table is ignored)."""
