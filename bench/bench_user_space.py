@@ -9,6 +9,10 @@ the table (``nni_rank.spaces.restricted``). One process, one thread.
 
   python bench/bench_user_space.py --seeds 20 --budget 300 --cache-dir /tmp/nni-rank-user-space/cache
   python bench/bench_user_space.py --user-space nb101 --seeds 20 --budget 300 --cache-dir /tmp/nni-rank-user-nb101/cache
+  python bench/bench_user_space.py --user-space nb101 --strategies zc-rea,zc-random,rea,random,tpe \
+      -o zc-rea:learn=synflow,params,flops -o zc-random:learn=synflow,params,flops \
+      --work /tmp/nni-rank-user-nb101-learned --cache-dir /tmp/nni-rank-user-nb101/cache \
+      --out bench/results/user_space_nb101_learned.json
 
 Writes bench/results/user_space.json (user_space_nb101.json): per strategy, median / worst queries to the optimum
 and to the top-0.1% (top-1% too), and whether the project's best strategy needs at most a third of NNI's REA
@@ -29,6 +33,7 @@ sys.path.insert(0, str(REPO / 'examples'))
 
 import torch  # noqa: E402
 
+from nni_rank.cli.compare import parse_strategy_options  # noqa: E402
 from nni_rank.experiment.compare import queries_summary, run_comparison  # noqa: E402
 from nni_rank.files import write_json  # noqa: E402
 from nni_rank.spaces.adapter import adapter_for  # noqa: E402
@@ -58,6 +63,8 @@ def main() -> None:
     p.add_argument('--work', help='folder for the re-keyed table and the runs (default /tmp/nni-rank-user-...)')
     p.add_argument('--cache-dir', help='proxy score cache (by sample of the user space)')
     p.add_argument('--out', help='results JSON (default bench/results/user_space[_nb101].json)')
+    p.add_argument('-o', '--option', action='append', default=[], metavar='STRATEGY:KEY=VALUE',
+                   help='option for one strategy, repeatable (e.g. -o zc-rea:learn=synflow,params,flops)')
     args = p.parse_args()
     torch.set_num_threads(1)
     space_class, write_user_table, default_table, restricted, default_work, results = USER_SPACES[args.user_space]
@@ -72,8 +79,9 @@ def main() -> None:
     strategies = [s for s in args.strategies.split(',') if s]
     start = time.perf_counter()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
+    options = parse_strategy_options(args.option)
     comp = run_comparison(table, strategies, seeds, args.budget, dataset=args.dataset, space=adapter,
-                          cache_dir=args.cache_dir, runs_dir=work / f'runs-{args.budget}', restrict_to_table=restricted)
+                          options=options, cache_dir=args.cache_dir, runs_dir=work / f'runs-{args.budget}', restrict_to_table=restricted)
     print(comp.markdown())
     summary = comp.summary()
     ours = [s for s in strategies if s not in NNI_STRATEGIES]
@@ -88,7 +96,7 @@ def main() -> None:
                        f'({args.user_space.upper()} as a plain user ModelSpace)',
               'restricted_to_table': restricted, 'table_rows': len(opened.archs()),
               'benchmark': args.benchmark, 'dataset': args.dataset, 'metric': comp.metric, 'seeds': args.seeds,
-              'budget': args.budget, 'optimum': comp.optimum, 'top0.1%_threshold': comp.top_threshold,
+              'budget': args.budget, 'options': options, 'optimum': comp.optimum, 'top0.1%_threshold': comp.top_threshold,
               'top1%_threshold': top1,
               'strategies': {name: {k: summary[name][k] for k in ('to_optimum', 'to_top0.1%', 'to_top1%',
                                                                    'seconds_per_run')}
