@@ -147,7 +147,11 @@ def evaluate(args) -> None:
     if 'zc-random' in learned:
         configs.append(('zc-random, learned weights', 'zc-random', {'learn': LEARNED['learn']}))
     if args.only_learned:  # keep the other configurations (and NNI's REA) from the entry already written
-        previous = json.loads(Path(args.out).read_text())[args.label]
+        written = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+        if args.label not in written:
+            raise SystemExit(f'--only-learned keeps the other rows of entry {args.label!r}, which {args.out} lacks: '
+                             'run without it first')
+        previous = written[args.label]
         entry['configs'] = dict(previous['configs'])
         configs = [c for c in configs if 'learn' in c[2]]
     for name, strategy, options in configs:

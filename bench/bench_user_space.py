@@ -81,7 +81,8 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     options = parse_strategy_options(args.option)
     comp = run_comparison(table, strategies, seeds, args.budget, dataset=args.dataset, space=adapter,
-                          options=options, cache_dir=args.cache_dir, runs_dir=work / f'runs-{args.budget}', restrict_to_table=restricted)
+                          options=options, cache_dir=args.cache_dir, runs_dir=work / f'runs-{args.budget}',
+                          restrict_to_table=restricted)
     print(comp.markdown())
     summary = comp.summary()
     ours = [s for s in strategies if s not in NNI_STRATEGIES]
@@ -96,7 +97,8 @@ def main() -> None:
                        f'({args.user_space.upper()} as a plain user ModelSpace)',
               'restricted_to_table': restricted, 'table_rows': len(opened.archs()),
               'benchmark': args.benchmark, 'dataset': args.dataset, 'metric': comp.metric, 'seeds': args.seeds,
-              'budget': args.budget, 'options': options, 'optimum': comp.optimum, 'top0.1%_threshold': comp.top_threshold,
+              'budget': args.budget, 'options': options, 'optimum': comp.optimum,
+              'top0.1%_threshold': comp.top_threshold,
               'top1%_threshold': top1,
               'strategies': {name: {k: summary[name][k] for k in ('to_optimum', 'to_top0.1%', 'to_top1%',
                                                                    'seconds_per_run')}

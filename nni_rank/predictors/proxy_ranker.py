@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.linear_model import Ridge
 
 __all__ = ['ProxyRanker', 'quantiles']
 
@@ -35,8 +35,8 @@ class ProxyRanker(BaseEstimator, RegressorMixin):
     Parameters
     ----------
     alpha
-        Ridge penalty, or several: the one with the smallest leave-one-out error on the labels (``RidgeCV``), so the
-        fit leaves the ``prior`` where the labels agree with it and follows them where they do not.
+        Ridge penalty towards ``prior`` (0.1, the zero-cost strategies' ``learn_alpha``): smaller follows the labels
+        sooner.
     reference
         ``(n, k)`` proxy values of the candidate population that defines each proxy's quantiles; None: the
         ``X`` given to :meth:`fit`.
@@ -45,7 +45,7 @@ class ProxyRanker(BaseEstimator, RegressorMixin):
         labels say otherwise); None: zero.
     """
 
-    def __init__(self, alpha: float = 1.0, reference: np.ndarray | None = None, prior: np.ndarray | None = None):
+    def __init__(self, alpha: float = 0.1, reference: np.ndarray | None = None, prior: np.ndarray | None = None):
         self.alpha = alpha
         self.reference = reference
         self.prior = prior
@@ -65,11 +65,7 @@ class ProxyRanker(BaseEstimator, RegressorMixin):
         if self.prior_.shape != (X.shape[1],):
             raise ValueError(f'ProxyRanker: prior has {self.prior_.size} weights, X has {X.shape[1]} proxies')
         q = quantiles(X, self.reference_)
-        target = rankdata(y) / len(y) - q @ self.prior_
-        if np.ndim(self.alpha) == 0:
-            self.ridge_ = Ridge(alpha=float(self.alpha)).fit(q, target)
-        else:
-            self.ridge_ = RidgeCV(alphas=tuple(float(a) for a in self.alpha)).fit(q, target)
+        self.ridge_ = Ridge(alpha=float(self.alpha)).fit(q, rankdata(y) / len(y) - q @ self.prior_)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Any, Hashable, Mapping
 import numpy as np
 
 from ..files import short_hash
+
 __all__ = ['SpaceAdapter', 'ModelSpaceAdapter', 'SampleCandidates', 'adapter_for', 'load_space', 'register_adapter',
            'categorical_choices', 'encode_sample']
 
@@ -383,11 +384,10 @@ class ModelSpaceAdapter(SpaceAdapter):
         space = self.network_space
         if space is None:
             return super().fingerprint()
-        cached = self.__dict__.get('_fingerprint')
-        if cached is None or cached[0] is not space:  # computed once per space (stores ask on every lookup)
+        if '_fingerprint' not in self.__dict__:  # once per adapter (stores ask on every lookup)
             text = f'{self._choices_text()}|{_class_name(type(space))}|{_constructor_text(space)}'
-            cached = self.__dict__['_fingerprint'] = (space, short_hash(text))
-        return cached[1]
+            self._fingerprint = short_hash(text)
+        return self._fingerprint
 
     def network(self, sample: Mapping[str, Any], seed: int = 0, num_classes: int = 10, **geometry):
         """The model of ``sample``: the space re-instantiated under NNI's ``model_context`` (only the

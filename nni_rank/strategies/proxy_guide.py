@@ -85,9 +85,12 @@ class ProxyGuide:
         """One score per sample, higher is better (NaN: undefined)."""
         if not self.learn:
             return self.scorer.scores(samples, model_space)
+        keys = [sample_key(s) for s in samples]
+        if self.learning and all(k in self._reference for k in keys):  # re-ranking candidates scored before
+            return self._fit(model_space).predict(np.array([self._reference[k] for k in keys]))
         raw = self.features.raw_scores(samples, model_space)
-        for sample, row in zip(samples, raw):
-            self._reference.setdefault(sample_key(sample), row[self._learned])
+        for key, row in zip(keys, raw):
+            self._reference.setdefault(key, row[self._learned])
         if not self.learning:
             return ProxyScorer.combine(raw[:, self._prior], self.scorer.names)
         return self._fit(model_space).predict(raw[:, self._learned])

@@ -121,8 +121,6 @@ class ZcREATuner(Tuner):
             from ..strategies.proxy_guide import ProxyGuide
             self.scorer = ProxyScorer(**self._scorer_args)
             self.guide = ProxyGuide(self.scorer, *self._learn)
-            for params, reward in self.population:
-                self.guide.observe(params, reward)
         self._warm = None
         for record in self._imported:
             self._import_one(record)
