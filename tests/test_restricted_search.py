@@ -150,6 +150,7 @@ def test_zc_ensemble_of_a_restricted_search_is_calibrated_on_the_table(nb101_use
     assert drawn == restricted.distinct_samples(10, seed=3) and len({_key(s) for s in drawn}) == 10
     assert {_key(s) for s in drawn} <= {_key(s) for s in samples}
     assert len(restricted.distinct_samples(10 * ROWS, seed=3)) == ROWS  # the table is the whole population
+    assert restricted.population_size() == ROWS and adapter.population_size() == 2 ** 21 * 3 ** 5
     # raw scores are shared with unrestricted searches; the calibration is the table's own
     assert restricted.fingerprint() == adapter.fingerprint()
     assert restricted.population_fingerprint() != adapter.population_fingerprint()

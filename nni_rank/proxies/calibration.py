@@ -121,8 +121,7 @@ class CalibratedEnsemble:
 
     def calibration_samples(self) -> list[dict[str, Any]]:
         """The seeded distinct samples of the space whose components make the tables."""
-        from ..spaces.generic import SpaceEncoder
-        size = min(self.calibration_size, SpaceEncoder(self.adapter.choices()).size())
+        size = min(self.calibration_size, self.adapter.population_size())
         return self.adapter.distinct_samples(size, self.calibration_seed)
 
     def _read(self) -> dict[str, tuple[float, ...]] | None:

@@ -261,6 +261,12 @@ class SpaceAdapter:
         """Text naming the sample's architecture (query histories, result files)."""
         return encode_sample(sample, self.labels)
 
+    def population_size(self) -> int:
+        """How many samples :meth:`distinct_samples` draws from: the space's architectures (constraints ignored),
+        or the rows of the table a search is restricted to."""
+        from .generic import SpaceEncoder
+        return SpaceEncoder(self.choices()).size()
+
     def distinct_samples(self, n: int, seed: int) -> list[dict[str, Any]]:
         """``n`` distinct samples drawn uniformly with ``seed`` (constraints ignored)."""
         from .generic import SpaceEncoder

@@ -69,7 +69,7 @@ class NB201SpaceAdapter(SpaceAdapter):
         return str(NB201Arch.from_sample(sample))
 
     def distinct_samples(self, n: int, seed: int) -> list[dict[str, Any]]:
-        total = len(OPS) ** len(EDGE_LABELS)
+        total = self.population_size()
         if not 1 <= n <= total:
             raise ValueError(f'the sample size must be in 1..{total}, got {n}')
         picks = np.random.default_rng(seed).choice(total, size=n, replace=False)

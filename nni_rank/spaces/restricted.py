@@ -139,6 +139,9 @@ class TableRestrictedAdapter:
         picks = np.random.default_rng(seed).choice(len(rows), size=min(int(n), len(rows)), replace=False)
         return [dict(rows[int(i)]) for i in picks]
 
+    def population_size(self) -> int:
+        return len(self.restriction.samples)
+
     def population_fingerprint(self) -> str:
         return f'{self.fingerprint()}-table{self.restriction.digest()}'
 
