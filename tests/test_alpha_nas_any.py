@@ -151,6 +151,8 @@ def test_properties_are_shared_per_space_and_construction():
     """Seeds in one process share one property cache; a space built with other arguments gets its own."""
     small, also_small = adapter_for(UserNB201Space(cells=1)), adapter_for(UserNB201Space(cells=1))
     shared = SpaceProperties.shared(small)
-    assert SpaceProperties.shared(also_small) is shared
+    assert SpaceProperties.shared(small) is shared
+    view = SpaceProperties.shared(also_small)  # the same cache, seen through the caller's adapter
+    assert view.adapter is also_small and view._cache is shared._cache
     assert SpaceProperties.shared(adapter_for(UserNB201Space(cells=2))) is not shared
     assert SpaceProperties.shared(adapter_for(MacroSpace())) is not shared

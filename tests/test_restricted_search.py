@@ -175,6 +175,7 @@ def test_zero_cost_pool_of_a_restricted_search_is_drawn_from_the_open_rows(nb101
     assert sorted(map(_key, everything)) == sorted(rows)
     first = everything[0]
     restricted.claim(first)
+    assert restricted.open_rows() == adapter_for(restricted).open_rows() and len(restricted.open_rows()) == ROWS - 1
     ten = _random_pool(restricted, 10, RandomState(0), set())
     assert len({_key(s) for s in ten}) == 10 and _key(first) not in {_key(s) for s in ten}
     assert ten == _random_pool(restricted, 10, RandomState(0), set())  # seeded

@@ -98,8 +98,9 @@ class SpaceProperties:
     @classmethod
     def shared(cls, adapter, example_input=None, cache_dir: str | os.PathLike | None = None) -> 'SpaceProperties':
         """The process-wide properties of this space (one cache for every search and seed in the process:
-        properties do not depend on the weights, only on the architecture and the input shape); with
-        ``cache_dir`` also kept on disk (``alpha-properties-<space>-<build>.jsonl``) for later processes."""
+        properties do not depend on the weights, only on the architecture and the input shape), seen through
+        ``adapter`` (a search restricted to a table synthesises among its own open rows); with ``cache_dir`` also
+        kept on disk (``alpha-properties-<space>-<build>.jsonl``) for later processes."""
         shape = None if example_input is None else tuple(example_input.shape)
         net = adapter.network_space
         built_by = (f'{type(net).__module__}.{type(net).__qualname__}', repr(getattr(net, 'trace_args', None)),
@@ -112,8 +113,7 @@ class SpaceProperties:
                 build = short_hash(repr((built_by, shape)))
                 cache_file = Path(cache_dir) / f'alpha-properties-{adapter.fingerprint()}-{build}.jsonl'
             space = _SHARED[key] = cls(adapter, example_input, cache_file=cache_file)
-        if space.adapter is not adapter and (adapter.open_rows() is not None or space.adapter.open_rows() is not None):
-            # a search restricted to a table: the same cache, seen through this search's adapter (its open rows)
+        if space.adapter is not adapter:  # the same cache, seen through the caller's adapter (e.g. its open rows)
             space = copy.copy(space)
             space.adapter = adapter
         return space

@@ -201,7 +201,7 @@ class TableRestrictedSpace(BenchmarkModelSpace):
 
     def open_rows(self) -> list[dict[str, Any]]:
         """The rows not queried yet, in table order."""
-        return [dict(self.samples[i]) for i in np.flatnonzero(self._free)]
+        return self.restriction.open_rows()
 
     def claim(self, sample: Mapping[str, Any]) -> None:
         """Called for every query made: its row is not proposed again."""
