@@ -163,7 +163,7 @@ def test_zc_ensemble_of_a_restricted_search_is_calibrated_on_the_table(nb101_use
     assert saved['samples'] == 8
 
 
-def test_zero_cost_pool_of_a_restricted_search_is_drawn_from_the_open_rows(nb101_user):
+def test_zero_cost_pool_of_a_restricted_search_is_drawn_from_the_open_rows(nb101_user, monkeypatch):
     from numpy.random import RandomState
     from nni_rank.spaces.restricted import restrict_to_table
     from nni_rank.strategies.zero_cost import _random_pool
@@ -171,13 +171,18 @@ def test_zero_cost_pool_of_a_restricted_search_is_drawn_from_the_open_rows(nb101
     adapter = adapter_for(space)
     evaluator = BenchmarkEvaluator(table, space=adapter)
     restricted = restrict_to_table(space, evaluator, adapter.open_table(table), adapter)
+
+    def rejection_sampling(*args, **kwargs):
+        raise AssertionError('the pool was drawn by random samples of the space, not from the open rows')
+    monkeypatch.setattr(restricted, 'random', rejection_sampling)
     everything = _random_pool(restricted, 1000, RandomState(0), set())  # a pool larger than the table: every row
-    assert sorted(map(_key, everything)) == sorted(rows)
+    assert everything == restricted.open_rows() and sorted(map(_key, everything)) == sorted(rows)  # in table order
     first = everything[0]
     restricted.claim(first)
     assert restricted.open_rows() == adapter_for(restricted).open_rows() and len(restricted.open_rows()) == ROWS - 1
     ten = _random_pool(restricted, 10, RandomState(0), set())
     assert len({_key(s) for s in ten}) == 10 and _key(first) not in {_key(s) for s in ten}
+    assert ten == [r for r in restricted.open_rows() if r in ten]  # open rows, in table order
     assert ten == _random_pool(restricted, 10, RandomState(0), set())  # seeded
 
 
