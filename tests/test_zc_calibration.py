@@ -201,6 +201,30 @@ def test_cli_proxies_write_the_values_of_a_search(tmp_path):
     assert search.source().source.built == 0
 
 
+@pytest.mark.parametrize('mode', [['--all', '--workers', '1'], ['--sample', '4']])
+def test_cli_proxies_put_fisher_and_zc_ensemble_where_their_searches_read(tmp_path, mode):
+    """fisher and zc_ensemble scored together (``proxies --all`` / ``--sample``): each in the cache file a search of
+    it reads (one file keyed by both is read by neither), so the searches score nothing again."""
+    from nni_rank.cli.main import main
+    from nni_rank.spaces.adapter import load_space
+    (tmp_path / 'tiny_space.py').write_text(TINY_SPACE)
+    spec, cache, out = f'{tmp_path / "tiny_space.py"}:Tiny', tmp_path / 'cache', tmp_path / 'scores.csv'
+    calib._SHARED.clear()
+    sample_store._SHARED.clear()
+    assert main(['proxies', *mode, '--space', spec, '--proxies', 'fisher,zc_ensemble', '--cache-dir', str(cache),
+                 '--out', str(out)]) == 0
+    with open(out, newline='') as f:
+        rows = list(csv.DictReader(f))
+    samples = [json.loads(row['sample']) for row in rows]
+    calib._SHARED.clear()  # the searches, as other processes
+    sample_store._SHARED.clear()
+    for name in ('fisher', 'zc_ensemble'):
+        search = ProxyScorer(name, space=load_space(spec), cache_dir=cache)
+        np.testing.assert_array_equal(search.raw_scores(samples)[:, 0], [float(row[name]) for row in rows])
+        source = search.source()
+        assert getattr(source, 'source', source).built == 0, name
+
+
 def test_score_all_keeps_the_packaged_tables_on_nb201(shared_data, tmp_path):
     adapter = adapter_for('nb201')
     samples = adapter.distinct_samples(3, 7)

@@ -80,13 +80,12 @@ def run(args) -> int:
             raise ValueError('--all writes the table of every architecture to --out: give --out FILE.csv')
         cache_dir = args.cache_dir or f'{args.out}.cache'
         args.on_interrupt = f'the scores so far are cached in {cache_dir}: run the same command again to continue'
-        store = adapter.proxy_source(names, cache_dir=None, **setting)
     else:
         try:
             samples = adapter.distinct_samples(args.sample, args.seed)
         except ValueError as err:
             raise ValueError(f'--sample: {err}') from None
-        store = adapter.proxy_source(names, cache_dir=args.cache_dir, **setting)
+    store = adapter.proxy_source(names, cache_dir=None, **setting)  # what the minibatch is (scores: below)
     if store.needs_data:
         store.batch  # noqa: B018  (loads the minibatch, so the description below is known)
         print(f'data-dependent proxies use {store.description}' +
@@ -98,7 +97,7 @@ def run(args) -> int:
             print(f'scoring every architecture; cache {cache_dir} (an interrupted run continues from it)')
             samples, values = score_all(args.space, names, cache_dir, workers=args.workers, **setting)
         else:
-            values = _sample_scores(adapter, names, samples, store, args.cache_dir, setting)
+            values = _sample_scores(adapter, names, samples, args.cache_dir, setting)
     seconds = time.perf_counter() - start
     archs = [adapter.describe(s) for s in samples]
     nans = {n: int((~np.isfinite(values[:, i])).sum()) for i, n in enumerate(names)}
@@ -136,18 +135,28 @@ def run(args) -> int:
     return 0
 
 
-def _sample_scores(adapter, names, samples, store, cache_dir, setting: dict) -> np.ndarray:
-    """Raw values of ``samples`` from ``store``; ``zc_ensemble`` of a space without packaged tables under the
-    space's own tables, as a search with the same setting and cache scores it."""
+def _sample_scores(adapter, names, samples, cache_dir, setting: dict) -> np.ndarray:
+    """Raw values of ``samples``, each proxy in the cache a search of it reads (``fisher`` apart from
+    ``zc_ensemble``: :func:`~nni_rank.proxies.store.cache_passes`); ``zc_ensemble`` of a space without packaged tables
+    under the space's own tables, as a search with the same setting and cache scores it."""
     from ..proxies.calibration import space_ensemble
-    ensemble = space_ensemble(adapter, names, lambda inner: adapter.proxy_source(inner, cache_dir=cache_dir, **setting),
-                              data=setting['data'], batch_size=setting['batch_size'], seed=setting['seed'],
-                              cache_dir=cache_dir)
-    if ensemble is None:
-        return store.scores(samples, progress=True)
-    calibration = ensemble.calibration_samples() if ensemble.stored_calibration() is None else []
-    ensemble.source.scores([*samples, *calibration], progress=True)  # components (and the tables' samples): a bar
-    return ensemble.scores(samples)
+    from ..proxies.store import cache_passes
+
+    def source(inner):
+        return adapter.proxy_source(inner, cache_dir=cache_dir, **setting)
+
+    columns = {}
+    for part in cache_passes(names):
+        ensemble = space_ensemble(adapter, part, source, data=setting['data'], batch_size=setting['batch_size'],
+                                  seed=setting['seed'], cache_dir=cache_dir)
+        if ensemble is None:
+            values = source(part).scores(samples, progress=True)
+        else:
+            calibration = ensemble.calibration_samples() if ensemble.stored_calibration() is None else []
+            ensemble.source.scores([*samples, *calibration], progress=True)  # components (and the tables' samples)
+            values = ensemble.scores(samples)
+        columns.update(zip(part, values.T))
+    return np.stack([columns[n] for n in names], axis=1)
 
 
 def _accuracy(table, arch, dataset: str) -> float:

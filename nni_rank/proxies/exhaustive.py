@@ -12,7 +12,9 @@ where it stopped when started again with the same cache folder.
 ``zc_ensemble`` of a space without packaged tables is scored as a search scores it
 (:func:`~nni_rank.proxies.calibration.space_ensemble`): every sample itself, all proxies and the ensemble's
 components in one pass, into the cache a search with the same setting reads, and the column under the space's own
-tables (read from ``cache_dir``, or made from the calibration samples, which are scored with the others).
+tables (read from ``cache_dir``, or made from the calibration samples, which are scored with the others). ``fisher``
+asked for with ``zc_ensemble`` is scored in a pass of its own (:func:`~nni_rank.proxies.store.cache_passes`), into
+the cache a ``fisher`` search reads.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from .calibration import DEFAULT_CALIBRATION_SIZE, space_ensemble
 from .registry import PROXIES, resolve_names
+from .store import cache_passes
 
 __all__ = ['score_all', 'split_names']
 
@@ -58,6 +61,15 @@ def score_all(space: str, names: Sequence[str], cache_dir: str | os.PathLike, *,
     names = resolve_names(names)
     adapter = adapter_for(space)
     samples = adapter.all_samples() if samples is None else list(samples)
+    passes = cache_passes(names)
+    if len(passes) > 1:  # each proxy into the cache file a search of it reads
+        columns = {}
+        for part in passes:
+            _, values = score_all(space, part, cache_dir, workers=workers, data=data, batch_size=batch_size, seed=seed,
+                                  device=device, progress=progress, samples=samples,
+                                  calibration_size=calibration_size, calibration_seed=calibration_seed)
+            columns.update(zip(part, values.T))
+        return samples, np.stack([columns[n] for n in names], axis=1)
     setting = dict(data=data, batch_size=batch_size, seed=seed, cache_dir=cache_dir, device=device)
     found: dict[str, list[float]] = {}  # the calibrated ensemble's components, once scored below
     ensemble = space_ensemble(adapter, names, lambda inner: _FoundScores(adapter, inner, found), data=data,

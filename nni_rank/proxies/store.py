@@ -26,7 +26,7 @@ from .common import ProxyWarning
 from .compute import score_nb201
 from .registry import PROXIES, resolve_names
 
-__all__ = ['ProxyCacheWarning', 'ProxyStore', 'proxy_batch']
+__all__ = ['ProxyCacheWarning', 'ProxyStore', 'cache_passes', 'proxy_batch']
 
 #: Input of NAS-Bench-201 networks (CIFAR-sized RGB images), for data-independent proxies.
 NB201_INPUT_SHAPE = (3, 32, 32)
@@ -44,6 +44,15 @@ def setting_key(names, data, batch_size: int, seed: int) -> str:
         from .ensemble import calibration_digest
         setting += f'|{calibration_digest()}'
     return short_hash(setting)
+
+
+def cache_passes(names: Sequence[str]) -> list[list[str]]:
+    """``names`` in groups scored one after the other, so no cache file carries both ``fisher``'s and
+    ``zc_ensemble``'s version (:func:`setting_key`): with both, ``fisher`` apart; each is then written to the file a
+    search of it reads."""
+    if 'fisher' in names and 'zc_ensemble' in names:
+        return [['fisher'], [n for n in names if n != 'fisher']]
+    return [list(names)]
 
 
 class ProxyCacheWarning(ProxyWarning):
