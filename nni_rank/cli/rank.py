@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument('--proxy-cache', default='nni-rank-results/proxy-cache', help='on-disk cache of proxy scores')
     p.add_argument('--proxy-table', help='read the proxies from this CSV (arch_str + one column per proxy, e.g. '
                                          'nb201_zc_reference_cifar10.csv) instead of computing them')
+    p.add_argument('--proxy-bins', type=non_negative_int, default=0,
+                   help='give NAR each proxy as a piecewise-linear encoding over this many quantile bins of the '
+                        'training architectures (NARPredictor.bin_columns); 0 keeps the raw (signed-log) value')
     p.add_argument('--test-limit', type=positive_int, help='evaluate on a seeded subset of this many test architectures '
                                                     '(default: all; 2000 when proxies are computed)')
     g = p.add_argument_group('NAR predictor')
@@ -72,13 +75,17 @@ def split(n_total: int, train_size: int, seed: int, test_limit: int | None = Non
 def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfer_dataset: str | None = None,
                      proxies: Sequence[str] = (), proxy_store=None, test_limit: int | None = None,
                      predictor_args: dict | None = None, features: np.ndarray | None = None,
-                     paths: bool = True, space='nb201') -> dict:
+                     paths: bool = True, space='nb201', population: Sequence[int] | None = None,
+                     proxy_bins: int = 0) -> dict:
     """Train NAR on ``train_size`` seeded architectures of ``table`` and score its ranking of the others.
 
     The architectures are encoded by the ``space``'s NAR codec (:meth:`SpaceAdapter.candidates`; ``paths``
     for the NB201 encoding); ``features`` (one row per ``table.archs()``) replaces it. ``proxy_store`` is
     anything with ``scores(candidates) -> (n, m)`` (:meth:`SpaceAdapter.proxy_source`, a
-    :class:`~nni_rank.predictors.ProxyTable`).
+    :class:`~nni_rank.predictors.ProxyTable`). ``population`` (row indices of ``table``) restricts both the
+    training sample and the test cells to those rows (e.g. the cells a proxy table covers); the split is then
+    drawn over positions in ``population``. ``proxy_bins`` >= 2 gives NAR each proxy as a piecewise-linear
+    encoding over that many training-quantile bins (:attr:`NARPredictor.bin_columns`).
     """
     from ..predictors import NARPredictor, with_extra_features
     from ..spaces.adapter import adapter_for
@@ -87,7 +94,12 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
         table.check_dataset(transfer_dataset)
     adapter = adapter_for(space)
     archs = adapter.table_candidates(table)
-    train, test = split(len(archs), train_size, seed, test_limit)
+    if population is None:
+        train, test = split(len(archs), train_size, seed, test_limit)
+    else:
+        population = np.asarray(population, dtype=np.int64)
+        train, test = split(len(population), train_size, seed, test_limit)
+        train, test = population[train], population[test]
     used = np.concatenate([train, test])
     codec = adapter.candidates(paths=paths)
     X = features[used] if features is not None else codec.features([archs[i] for i in used])
@@ -102,6 +114,9 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
             names = list(codec.encoder.feature_names)
             cost = [names.index(n) for n in ('mflops', 'mparams') if n in names]
         predictor_args.setdefault('compact_columns', [*cost, *range(base, X.shape[1])])
+        if proxy_bins:
+            predictor_args.setdefault('bin_columns', list(range(base, X.shape[1])))
+            predictor_args.setdefault('bins', proxy_bins)
     y = table.values(dataset)
     start = time.perf_counter()
     predictor = NARPredictor(seed=seed, **predictor_args).fit(X[:len(train)], y[train])
@@ -111,6 +126,8 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
            'dataset': dataset, 'seed': seed, 'fit_seconds': round(fit_seconds, 3)}
     if proxies:
         out['proxies'] = list(proxies)
+        if proxy_bins:
+            out['proxy_bins'] = int(proxy_bins)
     if transfer_dataset is not None:
         out['transfer'] = {'dataset': transfer_dataset, **ranking_figures(scores, table.values(transfer_dataset)[test])}
     return out
@@ -135,11 +152,14 @@ def run(args) -> int:
             test_limit = 2000 if test_limit is None else test_limit  # computing proxies costs ~0.1-1 s per cell
     elif args.proxy_table:
         raise ValueError('--proxy-table needs --with-proxies NAMES (the columns to read)')
+    if args.proxy_bins and not proxies:
+        raise ValueError('--proxy-bins needs --with-proxies NAMES (the proxies to bin)')
     predictor_args = {'num_tiers': args.tiers, 'epochs': args.epochs, 'rank_weight': args.rank_weight,
                       'rank_mode': args.rank_mode, 'device': args.device, 'verbose': True}
     result = evaluate_ranking(table, args.dataset, args.train_size, args.seed, transfer_dataset=args.transfer_dataset,
                               proxies=proxies, proxy_store=store, test_limit=test_limit,
-                              predictor_args=predictor_args, paths=not args.no_paths, space=adapter)
+                              predictor_args=predictor_args, paths=not args.no_paths, space=adapter,
+                              proxy_bins=args.proxy_bins if proxies else 0)
     extra = f' + proxies {",".join(proxies)}' if proxies else ''
     print(f'{args.predictor}{extra} trained on {result["train_size"]} {args.space} architectures ({args.dataset}, '
           f'seed {args.seed}), tested on {result["test_size"]}:')

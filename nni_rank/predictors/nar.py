@@ -105,6 +105,13 @@ class NARPredictor:
         Also train a second NAR on these columns only (e.g. FLOPs, params and zero-cost proxies) and average
         its tier probabilities and standardised scores with the full model's: a low-dimensional view that
         generalises from few labels while the graph view takes over with more.
+    bin_columns, bins
+        Columns (e.g. zero-cost proxies) given to the network as a piecewise-linear encoding over ``bins``
+        quantile bins of the training rows instead of as one raw value: column ``c`` becomes ``bins``
+        inputs, ``clip((x - e[t-1]) / (e[t] - e[t-1]), 0, 1)`` for the bin edges ``e`` (fewer when values
+        repeat). Each input is bounded and well scaled whatever the proxy's range or tails, and thresholds
+        and bends of a proxy (which trees find by splitting) are one weight away. The compact view keeps
+        its columns' encodings. None (default) leaves every column as it is.
     pair_batch
         The ranking loss of one step uses the pairs among at most this many random training rows.
     seed
@@ -122,6 +129,7 @@ class NARPredictor:
                  rank_weight: float = 1.0, epochs: int = 200, lr: float = 3e-3, weight_decay: float = 1e-3,
                  rank_mode: str = 'score', ensemble: int = 1, pair_batch: int = 256, seed: int = 0,
                  linear_skip: bool = False, compact_columns: Sequence[int] | None = None,
+                 bin_columns: Sequence[int] | None = None, bins: int = 8,
                  device: str | torch.device = 'cpu', num_threads: int | None = 1, verbose: bool = False):
         if not isinstance(num_tiers, int) or num_tiers < 2:
             raise ValueError(f'num_tiers must be an integer >= 2, got {num_tiers!r}')
@@ -140,6 +148,12 @@ class NARPredictor:
         self.verbose = verbose
         self.linear_skip = linear_skip
         self.compact_columns = None if compact_columns is None else [int(c) for c in compact_columns]
+        if not isinstance(bins, (int, np.integer)) or bins < 2:
+            raise ValueError(f'bins must be an integer >= 2, got {bins!r}')
+        self.bin_columns = None if bin_columns is None else [int(c) for c in bin_columns]
+        self.bins = int(bins)
+        self._edges: dict[int, np.ndarray] = {}  # binned input column -> its bin edges (training quantiles)
+        self._in_dim: int | None = None
         self.device = torch.device(device)
         self._nets: list[tuple] = []  # (columns or None, network, training score mean, std)
         self._mean: np.ndarray | None = None
@@ -166,10 +180,19 @@ class NARPredictor:
             raise ValueError(f'NAR needs at least 2 labelled architectures to rank, got {len(y)}')
         if not np.all(np.isfinite(y)):
             raise ValueError('accuracies must be finite numbers (drop failed trials first)')
+        d = X.shape[1]
+        self._in_dim, self._edges = d, {}
+        for c in self.bin_columns or ():
+            if not -d <= c < d:
+                raise ValueError(f'bin_columns must index the {d} feature columns, got {self.bin_columns}')
+            edges = np.unique(np.quantile(X[:, c % d].astype(float), np.linspace(0.0, 1.0, self.bins + 1)))
+            if len(edges) > 1:  # a constant column stays as it is
+                self._edges[c % d] = edges
+        X, colmap = self._expand(X)
         self._mean = X.mean(0)
         std = X.std(0)
         self._std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        xt = self._to_tensor(X)
+        xt = torch.as_tensor((X - self._mean) / self._std, device=self.device)
         yt = torch.as_tensor(y, device=self.device)
         tiers = tier_labels(y, self.num_tiers)
         self.train_tiers = tiers
@@ -177,9 +200,10 @@ class NARPredictor:
         views: list = [None]
         if self.compact_columns is not None:
             cols = list(self.compact_columns)
-            if not cols or min(cols) < -X.shape[1] or max(cols) >= X.shape[1]:
-                raise ValueError(f'compact_columns must index the {X.shape[1]} feature columns, got {cols}')
-            views.append(torch.as_tensor(np.arange(X.shape[1])[cols], device=self.device))
+            if not cols or min(cols) < -d or max(cols) >= d:
+                raise ValueError(f'compact_columns must index the {d} feature columns, got {cols}')
+            expanded = [j for c in cols for j in colmap[c % d]]
+            views.append(torch.as_tensor(np.asarray(expanded, dtype=np.int64), device=self.device))
         self._nets = []
         from ..runtime import progress
         bar = progress(total=len(views) * self.ensemble * self.epochs, desc='NAR fit', unit='epoch',
@@ -221,13 +245,31 @@ class NARPredictor:
             torch.random.set_rng_state(gen_state)
         return net
 
+    def _expand(self, X: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+        """Replace each binned column by its piecewise-linear encoding; also map input to network columns."""
+        if not self._edges:
+            return X, [[c] for c in range(X.shape[1])]
+        parts, colmap, width = [], [], 0
+        for c in range(X.shape[1]):
+            edges = self._edges.get(c)
+            if edges is None:
+                block = X[:, c:c + 1]
+            else:
+                x = X[:, c:c + 1].astype(float)
+                block = np.clip((x - edges[None, :-1]) / (edges[None, 1:] - edges[None, :-1]), 0.0, 1.0)
+            parts.append(block.astype(np.float32))
+            colmap.append(list(range(width, width + block.shape[1])))
+            width += block.shape[1]
+        return np.concatenate(parts, axis=1), colmap
+
     # ------------------------------------------------------------------ inference
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         X = np.asarray(X, dtype=np.float32)
         if self._mean is None:
             raise RuntimeError('NARPredictor is not fitted: call fit(X, y) first')
-        if X.ndim != 2 or X.shape[1] != len(self._mean):
-            raise ValueError(f'expected features of shape (n, {len(self._mean)}), got {X.shape}')
+        if X.ndim != 2 or X.shape[1] != self._in_dim:
+            raise ValueError(f'expected features of shape (n, {self._in_dim}), got {X.shape}')
+        X = self._expand(X)[0]
         return torch.as_tensor((X - self._mean) / self._std, device=self.device)
 
     @torch.no_grad()
