@@ -364,6 +364,25 @@ def test_cli_rank_json_and_transfer(nb201_csv, table, tmp_path, capsys):
     assert 'available: cifar10, cifar100' in capsys.readouterr().err
 
 
+def test_cli_rank_reads_any_column_of_a_proxy_table(shared_data, nb201_csv, tmp_path, capsys):
+    """--with-proxies with --proxy-table takes the table's own columns (NAS-Bench-Suite-Zero's epe_nas, zen), not
+    only proxies this project computes; --proxy-bins bins them; a name the table lacks stops in one line."""
+    table_csv = str(shared_data / 'nb201_zc_reference_cifar10.csv')
+    out = tmp_path / 'rank.json'
+    base = ['rank', '--train-size', '60', '--benchmark', str(nb201_csv), '--seed', '0', '--test-limit', '2000',
+            '--epochs', '60', '--proxy-table', table_csv]
+    assert main([*base, '--with-proxies', 'epe_nas,zen,jacov', '--proxy-bins', '4', '--json', str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res['proxies'] == ['epe_nas', 'zen', 'jacob_cov'] and res['proxy_bins'] == 4
+    assert 0.5 < res['kendall'] <= 1
+    capsys.readouterr()
+    assert main([*base, '--with-proxies', 'synflow,not_a_proxy']) == 1
+    err = capsys.readouterr().err
+    assert "proxy 'not_a_proxy' is not a column of" in err and len(err.strip().splitlines()) == 1
+    assert main(['rank', '--benchmark', str(nb201_csv), '--with-proxies', 'epe_nas']) == 1
+    assert "unknown proxy 'epe_nas'" in capsys.readouterr().err  # computed proxies: the project's names only
+
+
 def test_proxy_features_with_compact_view_help_small_samples(shared_data, table, nb201_xy):
     """Beyond the paper: reference synflow + naswot scores as extra inputs, with the compact second view."""
     from nni_rank.cli.rank import evaluate_ranking

@@ -133,6 +133,21 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
     return out
 
 
+def _proxy_names(names: Sequence[str], from_table: bool) -> list[str]:
+    """The project's proxy names (aliases resolved); read from a table, any other name is one of its columns
+    (e.g. ``epe_nas``, ``zen`` of NAS-Bench-Suite-Zero's table; the table says when it has no such column)."""
+    from ..proxies import resolve_names
+    if not from_table:
+        return resolve_names(names)
+    out = []
+    for name in names:
+        try:
+            out.extend(resolve_names([name]))
+        except ValueError:
+            out.append(name)
+    return out
+
+
 def run(args) -> int:
     from ..spaces.adapter import adapter_for
     check_output_file(args.json, '--json file')
@@ -142,8 +157,7 @@ def run(args) -> int:
     store = None
     test_limit = args.test_limit
     if args.with_proxies:
-        from ..proxies import resolve_names
-        proxies = resolve_names([n.strip() for n in args.with_proxies.split(',') if n.strip()])
+        proxies = _proxy_names([n.strip() for n in args.with_proxies.split(',') if n.strip()], bool(args.proxy_table))
         if args.proxy_table:
             store = adapter.proxy_source(proxies, table=args.proxy_table, exact_table=False)
         else:
