@@ -64,7 +64,6 @@ def _init_worker(x, y, threads: int) -> None:
 
 def _score(task):
     """(position, arch_str, init seed, names|None) -> (position, values, reasons, build_s, compute_s)."""
-    import torch
     from nni_rank.proxies import compute_proxies, nb201_network
     pos, arch, seed, names = task
     t0 = time.perf_counter()

@@ -1,14 +1,12 @@
 """alpha-NAS on any space: properties read from built networks, synthesis over the space's own choices."""
 import sys
 
-import numpy as np
 import pytest
 
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / 'examples'))
 from macro_space import MacroSpace  # noqa: E402
-from user_nb201_space import OPS as USER_OPS  # noqa: E402
 from user_nb201_space import UserNB201Space, arch_str_to_sample  # noqa: E402
 
 from nni_rank.properties import Unsatisfiable, nb201_properties  # noqa: E402

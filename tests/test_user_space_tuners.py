@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / 'examples'))
-from macro_space import MacroSpace, write_nnictl_experiment, write_table  # noqa: E402
+from macro_space import write_nnictl_experiment, write_table  # noqa: E402
 
 from nni_rank.proxies import compute_proxies  # noqa: E402
 from nni_rank.spaces.adapter import adapter_for  # noqa: E402

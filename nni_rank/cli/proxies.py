@@ -6,7 +6,6 @@ import csv
 import math
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
