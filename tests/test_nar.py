@@ -456,3 +456,76 @@ def test_bin_columns_encoding(nb201_xy):
         NARPredictor(bins=1)
     with pytest.raises(ValueError, match='bin_columns must index'):
         NARPredictor(epochs=2, bin_columns=[X.shape[1]]).fit(Xs, ys)
+
+
+def test_search_proxy_bins_option_is_validated(shared_data, nb201_csv, tmp_path, capsys):
+    """proxy_bins: 0 (off) or an integer >= 2, and only with proxies; refused in one line by the strategy, the
+    search core, the tuner's classArgs and the CLI's -o."""
+    from nni_rank.tuners.nar_tuner import validate_class_args
+    ref = str(shared_data / 'nb201_zc_reference_cifar10.csv')
+    for bad in (1, -1, 2.5, True, '8'):
+        with pytest.raises(ValueError, match='proxy_bins must be 0 \\(off\\) or an integer >= 2') as err:
+            make_strategy('nar', seed=0, proxies='synflow', proxy_table=ref, proxy_bins=bad)
+        assert '\n' not in str(err.value)
+    with pytest.raises(ValueError, match='needs feature_fn'):
+        make_strategy('nar', seed=0, proxy_bins=8)  # nothing to bin
+    with pytest.raises(ValueError, match='proxy_bins'):
+        NARSearch(NB201Adapter(), proxy_bins=4)
+    assert make_strategy('nar', seed=0)._search_args['proxy_bins'] == 0  # off by default
+    for bad, message in ((1, 'classArg proxy_bins must be 0 (off) or an integer >= 2, got 1'),
+                         (-3, 'classArg proxy_bins must be an integer >= 0, got -3')):
+        with pytest.raises(ValueError) as err:
+            validate_class_args(proxies='synflow', proxy_table=ref, proxy_bins=bad)
+        assert str(err.value) == f'NARTuner: {message}'
+    with pytest.raises(ValueError, match='^NARTuner: classArg proxy_bins needs proxies'):
+        NARTuner(proxy_bins=8)
+    assert validate_class_args(proxies='epe_nas,zen', proxy_table=ref, proxy_bins=8)['proxy_bins'] == 8
+    args = ['search', '--strategy', 'nar', '--benchmark', str(nb201_csv), '--budget', '10', '--seed', '0',
+            '--json', str(tmp_path / 's.json'), '-o', 'proxies=synflow', '-o', f'proxy_table={ref}']
+    capsys.readouterr()
+    assert main([*args, '-o', 'proxy_bins=1']) == 1
+    err = capsys.readouterr().err
+    assert 'proxy_bins must be 0 (off) or an integer >= 2' in err and len(err.strip().splitlines()) == 1
+
+
+def test_search_takes_any_column_of_its_proxy_table(shared_data):
+    """With proxy_table, NAR's proxies may be the table's own columns (epe_nas, zen), project names and aliases
+    resolving as before; without a table those names are unknown, and a column the table lacks stops in one line."""
+    ref = str(shared_data / 'nb201_zc_reference_cifar10.csv')
+    strategy = make_strategy('nar', seed=0, proxies='epe_nas,zen,nwot,jacov', proxy_table=ref)
+    feature_fn = strategy._search_args['feature_fn']
+    assert feature_fn.names == ['epe_nas', 'zen', 'nwot', 'jacov']
+    assert feature_fn.scorer.names == ['epe_nas', 'zen', 'naswot', 'jacob_cov']
+    cells = [NB201Arch.from_str('|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|'
+                                'nor_conv_3x3~2|'), NB201Arch.from_str('|none~0|+|none~0|none~1|+|none~0|none~1|none~2|')]
+    got = feature_fn([c.to_sample() for c in cells])  # NNI samples, as the search sends them
+    want = ProxyTable(ref, ['epe_nas', 'zen', 'nwot', 'jacov'])(cells)
+    np.testing.assert_array_equal(got, want)  # the table's values, read through the strategy's feature_fn
+    with pytest.raises(ValueError, match="unknown proxy 'epe_nas'"):
+        make_strategy('nar', seed=0, proxies='epe_nas,synflow')  # computed proxies: the project's names only
+    with pytest.raises(ValueError, match="proxy 'not_a_proxy' is not a column of") as err:
+        make_strategy('nar', seed=0, proxies='synflow,not_a_proxy', proxy_table=ref)
+    assert '\n' not in str(err.value)
+
+
+def test_search_with_binned_table_proxies_queries_the_table(shared_data, table):
+    """A short seeded search with the 13 stored proxies binned: every query is a benchmark lookup, no cell is
+    asked twice, the predictor bins exactly the proxy columns, and the same seed asks the same cells."""
+    ref = str(shared_data / 'nb201_zc_reference_cifar10.csv')
+    ev = BenchmarkEvaluator(table, dataset='cifar10')
+    runs = []
+    for _ in range(2):
+        strategy = make_strategy('nar', seed=1, proxies=ZC13, proxy_table=ref, proxy_bins=4, pool_size=200,
+                                 stats_samples=200, warm_up=200)
+        result = run_benchmark_search(strategy, ev, 28, seed=1, name='nar+13-binned')
+        assert len(result.history) == 28
+        assert all(acc == table.accuracy(a, 'cifar10') for a, acc in result.history)
+        assert len({NB201Arch.from_str(a).canonical() for a, _ in result.history}) == 28
+        search = strategy.search
+        assert search.rounds >= 4
+        base = search.adapter.encoder.dim
+        predictor = search.predictor
+        assert predictor.bin_columns == list(range(base, base + 13)) and predictor.bins == 4
+        assert set(predictor._edges) <= set(predictor.bin_columns) and len(predictor._edges) >= 10
+        runs.append(result.history)
+    assert runs[0] == runs[1]

@@ -135,17 +135,9 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
 
 def _proxy_names(names: Sequence[str], from_table: bool) -> list[str]:
     """The project's proxy names (aliases resolved); read from a table, any other name is one of its columns
-    (e.g. ``epe_nas``, ``zen`` of NAS-Bench-Suite-Zero's table; the table says when it has no such column)."""
-    from ..proxies import resolve_names
-    if not from_table:
-        return resolve_names(names)
-    out = []
-    for name in names:
-        try:
-            out.extend(resolve_names([name]))
-        except ValueError:
-            out.append(name)
-    return out
+    (:func:`~nni_rank.proxies.resolve_table_names`)."""
+    from ..proxies import resolve_names, resolve_table_names
+    return resolve_table_names(names) if from_table else resolve_names(names)
 
 
 def run(args) -> int:

@@ -22,11 +22,12 @@ from .flow import synflow_score
 from .jacobian import jacob_cov_score
 from .store import ProxyStore, proxy_batch
 from .scorer import ProxyScorer
-from .registry import ALIASES, PROXIES, REFERENCE_COLUMNS, ProxyInfo, available_proxies, resolve_names
+from .registry import ALIASES, PROXIES, REFERENCE_COLUMNS, ProxyInfo, available_proxies, resolve_names, \
+    resolve_table_names
 
 __all__ = [
     'compute_proxies', 'compute_proxy', 'ProxyStore', 'ProxyScorer', 'proxy_batch', 'score_nb201', 'nb201_network',
-    'available_proxies', 'resolve_names', 'PROXIES', 'ProxyInfo', 'ALIASES', 'REFERENCE_COLUMNS',
+    'available_proxies', 'resolve_names', 'resolve_table_names', 'PROXIES', 'ProxyInfo', 'ALIASES', 'REFERENCE_COLUMNS',
     'order_by_score', 'rank_with_nan_last', 'combine_ranks', 'ProxyWarning', 'scored_layers',
     'SCORED_TYPES', 'proxy_mode', 'synflow_score', 'jacob_cov_score', 'naswot_score', 'das_metrics',
     'ActivationKernel', 'DAS_UNITS_WEIGHT', 'count_params', 'count_flops', 'MacCounter',

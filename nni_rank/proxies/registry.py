@@ -118,3 +118,16 @@ def resolve_names(names: str | Iterable[str] | None) -> list[str]:
     if not out:
         raise ValueError(f'no proxy requested; available: {", ".join(PROXIES)}')
     return out
+
+
+def resolve_table_names(names: Iterable[str]) -> list[str]:
+    """Proxy names read from a proxy table: the project's names (aliases resolved), any other name kept as one
+    of the table's columns (e.g. ``epe_nas``, ``zen`` of NAS-Bench-Suite-Zero's; the table says when it lacks it)."""
+    out: list[str] = []
+    for name in names:
+        try:
+            out.extend(n for n in resolve_names([name]) if n not in out)
+        except ValueError:
+            if name.strip() and name.strip() not in out:
+                out.append(name.strip())
+    return out

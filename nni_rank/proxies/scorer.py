@@ -18,7 +18,7 @@ import torch
 
 from .calibration import DEFAULT_CALIBRATION_SIZE, space_ensemble
 from .common import combine_ranks, rank_with_nan_last
-from .registry import PROXIES, resolve_names
+from .registry import PROXIES, resolve_names, resolve_table_names
 
 __all__ = ['ProxyScorer']
 
@@ -43,7 +43,8 @@ class ProxyScorer:
     table, exact_table
         A proxy table (CSV: ``arch_str`` and one column per proxy, e.g. written by ``nni-rank proxies
         --all``) to read NAS-Bench-201 scores from instead of computing them; ``exact_table=False`` reads
-        each cell's isomorphism-class mean.
+        each cell's isomorphism-class mean; ``table_columns=True`` also takes any column of ``table`` as a proxy
+        name (raw scores only: :meth:`scores` combines the project's proxies).
     space
         The space scored when a call gives no ``model_space``: ``'nb201'`` (default), ``'nb101'`` or a model space.
     calibration_size, calibration_seed
@@ -55,12 +56,14 @@ class ProxyScorer:
                  batch_size: int = 64, seed: int = 0, cache_dir: str | os.PathLike | None = None,
                  batch: tuple[torch.Tensor, torch.Tensor] | None = None, device: str = 'cpu',
                  table: str | os.PathLike | None = None, exact_table: bool = True, space: Any = 'nb201',
-                 calibration_size: int = DEFAULT_CALIBRATION_SIZE, calibration_seed: int = 0):
+                 calibration_size: int = DEFAULT_CALIBRATION_SIZE, calibration_seed: int = 0,
+                 table_columns: bool = False):
         if isinstance(proxies, str):
             proxies = [p for p in proxies.split(',') if p.strip()]
-        self.names = resolve_names(proxies)
+        self.names = resolve_table_names(proxies) if table is not None and table_columns else resolve_names(proxies)
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
         self.cache_dir, self.table, self.exact_table, self._batch = cache_dir, table, exact_table, batch
+        self.table_columns = table_columns
         self.space = space
         if int(calibration_size) < 2:
             raise ValueError(f'calibration_size must be >= 2 samples of the space, got {calibration_size}')
@@ -127,7 +130,7 @@ class ProxyScorer:
         return ProxyScorer(proxies, data=self.data, batch_size=self.batch_size, seed=self.seed, cache_dir=self.cache_dir,
                            batch=self._batch, device=self.device, table=self.table, exact_table=self.exact_table,
                            space=self.space, calibration_size=self.calibration_size,
-                           calibration_seed=self.calibration_seed)
+                           calibration_seed=self.calibration_seed, table_columns=self.table_columns)
 
     def order(self, samples: Sequence[dict], model_space=None) -> np.ndarray:
         """Indices of ``samples`` best first (undefined scores last, ties in input order)."""

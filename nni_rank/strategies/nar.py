@@ -96,6 +96,9 @@ class NARSearch:
         With ``feature_fn``: also train NAR on FLOPs, params and the extra features alone and average the
         two (:attr:`NARPredictor.compact_columns`); better global ranking from few labels, but in our
         NB201 runs it found the optimum later, so off by default.
+    proxy_bins
+        With ``feature_fn``: give the network each extra feature as a piecewise-linear encoding over this many
+        training-quantile bins (:attr:`NARPredictor.bin_columns`); 0 (default) keeps the raw (signed-log) values.
     predictor_args
         Keyword arguments of :class:`~nni_rank.predictors.NARPredictor` (``epochs``, ``hidden``, ``device`` ...).
     seed
@@ -105,7 +108,8 @@ class NARSearch:
     def __init__(self, adapter, *, init_samples: int = 16, batch_size: int = 4, pool_size: int = 1000,
                  stats_samples: int = 1000, smoothing: float = 0.5, num_tiers: int = 5,
                  local_slots: int = 1, feature_fn: FeatureFn | None = None, compact_view: bool = False,
-                 warm_up: int = 0, predictor_args: Mapping[str, Any] | None = None, seed: int | None = None):
+                 warm_up: int = 0, proxy_bins: int = 0, predictor_args: Mapping[str, Any] | None = None,
+                 seed: int | None = None):
         if init_samples < 2:
             raise ValueError(f'init_samples must be >= 2 (NAR ranks pairs), got {init_samples}')
         if batch_size < 1 or pool_size < 1 or stats_samples < 0:
@@ -114,11 +118,16 @@ class NARSearch:
             raise ValueError(f'local_slots must lie in 0..batch_size={batch_size}, got {local_slots}')
         if warm_up < 0 or (warm_up and feature_fn is None):
             raise ValueError(f'warm_up must be >= 0 and needs feature_fn (zero-cost proxies), got {warm_up}')
+        if isinstance(proxy_bins, bool) or not isinstance(proxy_bins, (int, np.integer)) or proxy_bins < 0 \
+                or proxy_bins == 1:
+            raise ValueError(f'proxy_bins must be 0 (off) or an integer >= 2, got {proxy_bins!r}')
+        if proxy_bins and feature_fn is None:
+            raise ValueError(f'proxy_bins={proxy_bins} needs feature_fn (zero-cost proxies, e.g. proxies=synflow,naswot)')
         self.adapter = adapter
         self.init_samples, self.batch_size = init_samples, batch_size
         self.pool_size, self.stats_samples, self.local_slots = pool_size, stats_samples, local_slots
         self.num_tiers, self.feature_fn, self.compact_view = num_tiers, feature_fn, compact_view
-        self.warm_up = warm_up
+        self.warm_up, self.proxy_bins = warm_up, int(proxy_bins)
         self._warm: list[Any] | None = None  # warm-up candidates, best extra features first
         self.predictor_args = dict(predictor_args or {})
         self.seed = seed
@@ -220,6 +229,8 @@ class NARSearch:
             names = self.adapter.encoder.feature_names
             cost = [names.index(n) for n in ('mflops', 'mparams') if n in names]
             args['compact_columns'] = cost + list(range(base, X.shape[1]))
+        if self.proxy_bins and X.shape[1] > base and 'bin_columns' not in args:
+            args.update(bin_columns=list(range(base, X.shape[1])), bins=self.proxy_bins)
         self.predictor = NARPredictor(**args).fit(X, y)
         return self.predictor
 
@@ -309,7 +320,7 @@ class NARStrategy(Strategy):
 
     Parameters are those of :class:`NARSearch` (``init_samples``, ``batch_size``, ``pool_size``,
     ``stats_samples``, ``smoothing``, ``num_tiers``, ``local_slots``, ``feature_fn``, ``compact_view``,
-    ``warm_up``), plus
+    ``warm_up``, ``proxy_bins``), plus
     ``predictor_args`` for :class:`~nni_rank.predictors.NARPredictor`, ``device`` for it,
     ``fast_path=False`` to force the generic encoding, ``paths=False`` to drop the path features of the
     NB201 encoding, and ``stop_at`` to stop once a finished model's metric reaches that value.
@@ -318,14 +329,14 @@ class NARStrategy(Strategy):
     def __init__(self, *, init_samples: int = 16, batch_size: int = 4, pool_size: int = 1000,
                  stats_samples: int = 1000, smoothing: float = 0.5, num_tiers: int = 5, local_slots: int = 1,
                  feature_fn: FeatureFn | None = None, compact_view: bool = False, warm_up: int = 0,
-                 predictor_args: Mapping[str, Any] | None = None,
+                 proxy_bins: int = 0, predictor_args: Mapping[str, Any] | None = None,
                  device: str = 'cpu', fast_path: bool = True, paths: bool = True, stop_at: float | None = None,
                  seed: int | None = None):
         super().__init__()
         self._search_args = dict(init_samples=init_samples, batch_size=batch_size, pool_size=pool_size,
                                  stats_samples=stats_samples, smoothing=smoothing, num_tiers=num_tiers,
                                  local_slots=local_slots, feature_fn=feature_fn, compact_view=compact_view,
-                                 warm_up=warm_up,
+                                 warm_up=warm_up, proxy_bins=proxy_bins,
                                  predictor_args={'device': device, **(predictor_args or {})},
                                  seed=seed)
         NARSearch(_DummyAdapter(), **self._search_args)  # validate arguments now, not at run time
@@ -411,7 +422,9 @@ def nar_strategy_factory(seed: int | None = None, proxies: str | Sequence[str] |
     about 0.1-1 s per new NB201 cell on a CPU, so lower ``pool_size``/``stats_samples`` then). With proxies the
     defaults become ``warm_up=1000, init_samples=8``: the initial samples are the proxies' best of 1,000
     random cells (NB201 C10, synflow+naswot, tuning seeds 100-111, median queries to the optimum: 36 with
-    16 random initial samples, 25 with 16 warm-up ones, 21 with 8; bench/bench_defaults.py).
+    16 random initial samples, 25 with 16 warm-up ones, 21 with 8; bench/bench_defaults.py). With ``proxy_table``
+    a proxy name may be any column of the table (``epe_nas``, ``zen``, ...), and ``proxy_bins=8`` gives NAR each
+    proxy as 8 quantile bins (see :class:`NARSearch`).
     """
     if proxies and 'feature_fn' in options:
         raise ValueError('give either proxies=... or feature_fn=..., not both')
@@ -433,7 +446,8 @@ class ProxyFeatures:
                  cache_dir: str | None = None, seed: int = 0):
         from ..proxies.scorer import ProxyScorer
         self.names = list(names)
-        self.scorer = ProxyScorer(self.names, data=data, seed=seed, cache_dir=cache_dir, table=table, exact_table=False)
+        self.scorer = ProxyScorer(self.names, data=data, seed=seed, cache_dir=cache_dir, table=table, exact_table=False,
+                                  table_columns=True)
         self.space: Any = None
 
     def bind(self, model_space: Any) -> 'ProxyFeatures':
@@ -446,8 +460,8 @@ class ProxyFeatures:
 
 def proxy_features(proxies: str | Sequence[str] | None, proxy_table: str | None = None, proxy_data: str = 'digits',
                    proxy_cache: str | None = None, seed: int = 0) -> ProxyFeatures | None:
-    """A ``feature_fn`` of zero-cost scores: read from ``proxy_table`` (NAS-Bench-201 cells), else computed for
-    the samples of any space (None without ``proxies``)."""
+    """A ``feature_fn`` of zero-cost scores: read from ``proxy_table`` (NAS-Bench-201 cells; any of its columns),
+    else computed for the samples of any space (None without ``proxies``)."""
     if not proxies:
         if proxy_table:
             raise ValueError('proxy_table needs proxies=NAMES (the columns to read)')

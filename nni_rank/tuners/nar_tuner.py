@@ -76,7 +76,8 @@ class NARTuner(Tuner):
     it as ``predicted_tier`` in the final result (see :mod:`nni_rank.tuners.reports`). ``proxies``
     (``'synflow,naswot'``), ``proxy_table``, ``proxy_data``, ``proxy_cache``: zero-cost scores of NAS-Bench-201
     cells as extra predictor inputs, read from a table or computed, and the initial samples taken from
-    the proxies' best of ``warm_up`` (default 1,000) random cells; ``init_samples`` defaults to 8 with
+    the proxies' best of ``warm_up`` (default 1,000) random cells (with ``proxy_table`` any of its columns is a
+    proxy name; ``proxy_bins``: each proxy as that many quantile bins, 0 = raw); ``init_samples`` defaults to 8 with
     proxies and 16 without (see :func:`~nni_rank.strategies.nar.nar_strategy_factory`). ``space``: the user's own
     ``ModelSpace`` (``/abs/path/file.py:CLASS`` or ``PACKAGE.MODULE:CLASS``, see :mod:`nni_rank.tuners.space`) whose
     networks the proxies score (None: NAS-Bench-201 cells). ``threads``: torch threads of the tuner process
@@ -88,7 +89,7 @@ class NARTuner(Tuner):
                  max_trials: int | None = None, device: str = 'cpu', report_prediction: bool = False,
                  proxies: str | None = None, proxy_table: str | None = None, proxy_data: str = 'digits',
                  proxy_cache: str | None = None, warm_up: int | None = None, threads: int | None = 1,
-                 seed: int | None = None, space: str | None = None):
+                 seed: int | None = None, space: str | None = None, proxy_bins: int = 0):
         validate_class_args(**init_args(locals()))
         self.space = space
         self.optimize_mode = optimize_mode
@@ -98,7 +99,7 @@ class NARTuner(Tuner):
                                  stats_samples=stats_samples, smoothing=smoothing, num_tiers=num_tiers,
                                  predictor_args={'device': device}, seed=seed)
         self._proxy_args = dict(proxies=proxies, proxy_table=proxy_table, proxy_data=proxy_data,
-                                proxy_cache=proxy_cache, warm_up=warm_up)
+                                proxy_cache=proxy_cache, warm_up=warm_up, proxy_bins=proxy_bins)
         self.search = None  # NARSearch, built when the search space arrives
         self._params: dict[int, Any] = {}  # parameter id -> candidate
         self._imported: list[tuple[dict, float | None]] = []  # data imported before the search space arrived
@@ -121,6 +122,7 @@ class NARTuner(Tuner):
         if feature_fn is not None:  # the factory's defaults with proxies: warm-up start, 8 initial samples
             args['feature_fn'] = feature_fn
             args['warm_up'] = PROXY_DEFAULTS['warm_up'] if p['warm_up'] is None else p['warm_up']
+            args['proxy_bins'] = p['proxy_bins']
             if args['init_samples'] is None:
                 args['init_samples'] = PROXY_DEFAULTS['init_samples']
         elif args['init_samples'] is None:
@@ -197,12 +199,17 @@ def validate_class_args(**class_args) -> dict:
     args.check_bool('report_prediction')
     args.check_int('warm_up', low=0, optional=True)
     args.check_str('proxy_cache', optional=True)
+    args.check_int('proxy_bins', low=0)
+    if args['proxy_bins'] == 1:
+        args._bad('proxy_bins', '0 (off) or an integer >= 2')
     if args['space'] is not None:
         check_space_arg('NARTuner', args['space'])
     if args['proxies'] is not None:
         args.check_proxies('proxies', table='proxy_table', data='proxy_data')
     elif args['proxy_table'] is not None or args['warm_up']:
         args.fail('classArgs proxy_table and warm_up need proxies (zero-cost proxy names, e.g. synflow)')
+    elif args['proxy_bins']:
+        args.fail('classArg proxy_bins needs proxies (zero-cost proxy names, e.g. synflow)')
     return args
 
 
