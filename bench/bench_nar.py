@@ -34,6 +34,7 @@ from nni_rank.cli.rank import evaluate_ranking, ranking_figures, split  # noqa: 
 from nni_rank.evaluators import BenchmarkEvaluator  # noqa: E402
 from nni_rank.experiment import run_benchmark_search  # noqa: E402
 from nni_rank.experiment.compare import queries_summary  # noqa: E402
+from nni_rank.files import write_json  # noqa: E402
 from nni_rank.predictors import NB201Encoder, ProxyTable  # noqa: E402
 from nni_rank.strategies import make_strategy  # noqa: E402
 
@@ -154,6 +155,10 @@ def bench_ranking_variants(table, proxy_table: str, sizes, seeds: int, bins: int
     return out
 
 
+#: How a search starts: the best accuracy among its first queries (NAR with proxies: its 8 warm-up cells).
+FIRST = 8
+
+
 def bench_search(table, strategies: dict[str, dict], seeds: int, budget: int) -> dict:
     evaluator = BenchmarkEvaluator(table, dataset='cifar10')
     optimum = table.top('cifar10')[0][1]
@@ -162,7 +167,7 @@ def bench_search(table, strategies: dict[str, dict], seeds: int, budget: int) ->
     print(f'\nsearch on NB201 cifar10: optimum {optimum}, top-0.1% {top01}; {seeds} seeds, budget {budget}')
     print(f'{"strategy":12s} {"to optimum median/worst/reached":32s} {"to top-0.1%":24s} s/run  s/round')
     for label, spec in strategies.items():
-        to_opt, to_top, secs, rounds = [], [], [], []
+        to_opt, to_top, secs, rounds, start_best = [], [], [], [], []
         for seed in range(seeds):
             opts = dict(spec.get('options', {}))
             if spec['name'] == 'nar':
@@ -173,11 +178,13 @@ def bench_search(table, strategies: dict[str, dict], seeds: int, budget: int) ->
             secs.append(time.perf_counter() - start)
             to_opt.append(res.queries_to_reach(optimum))
             to_top.append(res.queries_to_reach(top01))
+            start_best.append(max((v for _, v in res.history[:FIRST] if v is not None), default=float('nan')))
             if spec['name'] == 'nar':
                 rounds += strategy.search.round_seconds
         o, t = queries_summary(to_opt, budget), queries_summary(to_top, budget)
         row = {'to_optimum': o, 'to_top0.1%': t, 'seconds_per_run': float(np.mean(secs)),
-               'raw_to_optimum': to_opt, 'raw_to_top0.1%': to_top, 'options': spec.get('options', {})}
+               'raw_to_optimum': to_opt, 'raw_to_top0.1%': to_top, 'options': spec.get('options', {}),
+               f'best_of_first_{FIRST}': float(np.nanmedian(start_best)), f'raw_best_of_first_{FIRST}': start_best}
         if rounds:
             row['seconds_per_round'] = {'mean': float(np.mean(rounds)), 'median': float(np.median(rounds)),
                                         'max': float(np.max(rounds)), 'rounds': len(rounds)}
@@ -195,6 +202,11 @@ def search_variants(proxy_table: str, bins: int) -> dict[str, dict]:
     all13 = {'proxies': ZC13, 'proxy_table': proxy_table}
     return {'nar+2': {'name': 'nar', 'options': two}, 'nar+13': {'name': 'nar', 'options': all13},
             f'nar+13-binned{bins}': {'name': 'nar', 'options': {**all13, 'proxy_bins': bins}}}
+
+
+def _write_report(path: str, report: dict, start: float) -> None:
+    report['seconds'] = time.perf_counter() - start
+    print(f'written to {write_json(path, report)} ({report["seconds"]:.0f} s)')
 
 
 def main() -> None:
@@ -235,10 +247,7 @@ def main() -> None:
                   **bench_ranking_variants(table, args.proxy_table, [int(s) for s in args.variant_sizes.split(',') if s],
                                            args.variant_seeds, args.variant_bins,
                                            [v for v in args.variant_full.split(',') if v])}
-        report['seconds'] = time.perf_counter() - start
-        Path(args.variants_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.variants_out).write_text(json.dumps(report, indent=1))
-        print(f'written to {args.variants_out} ({report["seconds"]:.0f} s)')
+        _write_report(args.variants_out, report, start)
         return
     if args.search_variants:
         if not args.proxy_table:
@@ -249,10 +258,7 @@ def main() -> None:
                           'stops at the optimum (stop_at), which leaves the queries until then unchanged',
                   'search': bench_search(table, search_variants(args.proxy_table, args.variant_bins),
                                          args.search_seeds, args.search_variants_budget)}
-        report['seconds'] = time.perf_counter() - start
-        Path(args.search_variants_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.search_variants_out).write_text(json.dumps(report, indent=1))
-        print(f'written to {args.search_variants_out} ({report["seconds"]:.0f} s)')
+        _write_report(args.search_variants_out, report, start)
         return
     archs = list(table.archs())
     X = NB201Encoder().encode(archs)
@@ -275,10 +281,7 @@ def main() -> None:
         report['ranking'] = bench_ranking(table, sizes, args.rank_seeds, variants)
     elif Path(args.out).is_file():  # --sizes '': search only; keep the ranking figures already measured
         report['ranking'] = json.loads(Path(args.out).read_text()).get('ranking')
-    report['seconds'] = time.perf_counter() - start
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1))
-    print(f'written to {args.out} ({report["seconds"]:.0f} s)')
+    _write_report(args.out, report, start)
 
 
 if __name__ == '__main__':

@@ -381,6 +381,13 @@ def test_cli_rank_reads_any_column_of_a_proxy_table(shared_data, nb201_csv, tmp_
     assert "proxy 'not_a_proxy' is not a column of" in err and len(err.strip().splitlines()) == 1
     assert main(['rank', '--benchmark', str(nb201_csv), '--with-proxies', 'epe_nas']) == 1
     assert "unknown proxy 'epe_nas'" in capsys.readouterr().err  # computed proxies: the project's names only
+    from nni_rank.cli.rank import evaluate_ranking
+    from nni_rank.proxies import ProxyScorer
+    with pytest.raises(ValueError, match='proxy_bins=8 needs proxies'):
+        evaluate_ranking(open_benchmark(nb201_csv), 'cifar10', 20, 0, proxy_bins=8)
+    scorer = ProxyScorer('epe_nas', table=table_csv, table_columns=True)
+    with pytest.raises(ValueError, match="'epe_nas': table columns without a known direction are read"):
+        scorer.combine(np.zeros((3, 1)), scorer.names)
 
 
 def test_proxy_features_with_compact_view_help_small_samples(shared_data, table, nb201_xy):

@@ -89,6 +89,8 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
     """
     from ..predictors import NARPredictor, with_extra_features
     from ..spaces.adapter import adapter_for
+    if proxy_bins and not proxies:
+        raise ValueError(f'proxy_bins={proxy_bins} needs proxies (the columns to bin)')
     table.check_dataset(dataset)
     if transfer_dataset is not None:
         table.check_dataset(transfer_dataset)
@@ -133,13 +135,6 @@ def evaluate_ranking(table, dataset: str, train_size: int, seed: int, *, transfe
     return out
 
 
-def _proxy_names(names: Sequence[str], from_table: bool) -> list[str]:
-    """The project's proxy names (aliases resolved); read from a table, any other name is one of its columns
-    (:func:`~nni_rank.proxies.resolve_table_names`)."""
-    from ..proxies import resolve_names, resolve_table_names
-    return resolve_table_names(names) if from_table else resolve_names(names)
-
-
 def run(args) -> int:
     from ..spaces.adapter import adapter_for
     check_output_file(args.json, '--json file')
@@ -149,7 +144,9 @@ def run(args) -> int:
     store = None
     test_limit = args.test_limit
     if args.with_proxies:
-        proxies = _proxy_names([n.strip() for n in args.with_proxies.split(',') if n.strip()], bool(args.proxy_table))
+        from ..proxies import resolve_names, resolve_table_names
+        names = [n.strip() for n in args.with_proxies.split(',') if n.strip()]
+        proxies = resolve_table_names(names) if args.proxy_table else resolve_names(names)  # a table: any column
         if args.proxy_table:
             store = adapter.proxy_source(proxies, table=args.proxy_table, exact_table=False)
         else:
@@ -165,7 +162,7 @@ def run(args) -> int:
     result = evaluate_ranking(table, args.dataset, args.train_size, args.seed, transfer_dataset=args.transfer_dataset,
                               proxies=proxies, proxy_store=store, test_limit=test_limit,
                               predictor_args=predictor_args, paths=not args.no_paths, space=adapter,
-                              proxy_bins=args.proxy_bins if proxies else 0)
+                              proxy_bins=args.proxy_bins)
     extra = f' + proxies {",".join(proxies)}' if proxies else ''
     print(f'{args.predictor}{extra} trained on {result["train_size"]} {args.space} architectures ({args.dataset}, '
           f'seed {args.seed}), tested on {result["test_size"]}:')

@@ -119,6 +119,10 @@ class ProxyScorer:
     @staticmethod
     def combine(raw: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """One score per row of ``raw`` (columns: ``names``), as :meth:`scores` combines them."""
+        unranked = [n for n in names if n not in PROXIES]
+        if unranked:
+            raise ValueError(f'{", ".join(map(repr, unranked))}: table columns without a known direction are read '
+                             '(raw_scores), not ranked; rank with the project\'s proxies')
         if len(names) == 1:
             col = raw[:, 0]
             sign = 1.0 if PROXIES[names[0]].higher_is_better else -1.0
